@@ -1,0 +1,3 @@
+"""REST routes under /api/ (CONTRACT §6)."""
+
+urlpatterns: list = []

@@ -1,0 +1,81 @@
+"""The wire shapes of CONTRACT §5, built in one place for acks, emits and REST alike.
+
+Camel case lives here and in the payload validators only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from chat.models import ChatHeader, ChatMember, ChatMessage, User
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with millisecond precision and a `Z`, as clients parse it."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def user_brief(user: User) -> dict:
+    return {"id": str(user.pk), "name": user.name, "avatar": user.avatar or None}
+
+
+def message_dto(message: ChatMessage) -> dict:
+    """MessageDto. `message.sender` should be loaded with the message (select_related)."""
+    return {
+        "id": message.pk,
+        "chatHeaderId": message.chat_id,
+        "userId": str(message.sender_id),
+        "message": message.message,
+        "messageType": message.message_type,
+        "caption": message.caption or "",
+        "clientMessageId": message.client_message_id,
+        "creationTime": iso(message.creation_time),
+        "lastModificationTime": iso(message.last_modification_time),
+        "isEdited": message.is_edited,
+        "user": user_brief(message.sender),
+    }
+
+
+def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -> dict:
+    """MemberDto. `membership.user` should be loaded with the membership."""
+    user_id = str(membership.user_id)
+    return {
+        "userId": user_id,
+        "name": membership.user.name,
+        "avatar": membership.user.avatar or None,
+        "isOnline": user_id in online,
+        "isViewingChat": user_id in viewing,
+        "lastReadMessageId": membership.last_read_message_id,
+        "isAdmin": membership.is_admin,
+    }
+
+
+def chat_header_dto(
+    chat: ChatHeader,
+    *,
+    viewer: User,
+    memberships: list[ChatMember],
+    unread_count: int,
+    online: set[str],
+    viewing: set[str],
+) -> dict:
+    """ChatHeaderDto. A one-to-one chat is named and pictured after the other user, as apps show it."""
+    name, avatar = chat.name, chat.avatar or None
+    if not chat.is_group:
+        other = next((m.user for m in memberships if m.user_id != viewer.pk), None)
+        if other is not None:
+            name, avatar = other.name, other.avatar or None
+    last = chat.last_message if chat.last_message_id and not chat.last_message.is_deleted else None
+    return {
+        "id": chat.pk,
+        "chatType": chat.chat_type,
+        "name": name,
+        "avatar": avatar,
+        "creationTime": iso(chat.creation_time),
+        "lastMessage": message_dto(last) if last is not None else None,
+        "lastMessageTime": iso(last.creation_time) if last is not None else None,
+        "unreadCount": unread_count,
+        "members": [member_dto(m, online=online, viewing=viewing) for m in memberships],
+    }

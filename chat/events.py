@@ -1,0 +1,115 @@
+"""Server events leave after commit, from services only (STYLE.md).
+
+Services are synchronous and run in the ORM's thread; the Socket.IO server lives on the event loop.
+`publish()` registers the emit with `transaction.on_commit`, so nothing is announced that was rolled
+back, and hands it to the loop in the order the commits happened: one sender's events therefore reach
+every receiver in the order they were committed.
+
+Outside the server process (a management command, the push worker) there is no loop; with
+`REDIS_URL` set the emit goes through a write-only Redis manager and reaches the sockets of every
+worker, without it there is nobody to tell and the event is dropped with a debug line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+
+logger = logging.getLogger("chat.events")
+
+
+def chat_room(chat_id: int) -> str:
+    return f"chat:{int(chat_id)}"
+
+
+def user_room(user_id) -> str:
+    return f"user:{user_id}"
+
+
+class _Bridge:
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sio = None
+        self._external = None
+        self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task] = set()
+
+    def attach(self, sio, loop: asyncio.AbstractEventLoop) -> None:
+        self.sio = sio
+        self.loop = loop
+
+    def detach(self) -> None:
+        self.loop = None
+
+    def _external_manager(self):
+        with self._lock:
+            if self._external is None and settings.REDIS_URL:
+                import socketio
+
+                self._external = socketio.RedisManager(
+                    settings.REDIS_URL, channel=settings.SOCKETIO_CHANNEL, write_only=True
+                )
+            return self._external
+
+    def run(self, factory: Callable[[], Awaitable], description: str) -> None:
+        """Run a coroutine on the server loop, from any thread, in call order."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            logger.debug("no socket server in this process; dropped %s", description)
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._spawn(factory, description)
+        else:
+            loop.call_soon_threadsafe(self._spawn, factory, description)
+
+    def _spawn(self, factory: Callable[[], Awaitable], description: str) -> None:
+        task = self.loop.create_task(self._guard(factory, description))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guard(factory, description):
+        try:
+            await factory()
+        except Exception:
+            logger.exception("failed to deliver %s", description)
+
+    def emit(self, event: str, data, *, room=None, to=None, skip_sid=None) -> None:
+        target = to or room
+        if self.loop is not None and not self.loop.is_closed():
+            self.run(
+                partial(self.sio.emit, event, data, room=target, skip_sid=skip_sid),
+                f"{event} to {target}",
+            )
+            return
+        external = self._external_manager()
+        if external is not None:
+            external.emit(event, data, namespace="/", room=target, skip_sid=skip_sid)
+        else:
+            logger.debug("no socket server reachable; dropped %s to %s", event, target)
+
+
+bridge = _Bridge()
+
+
+def publish(event: str, data, *, room: str | None = None, to: str | None = None, skip_sid=None) -> None:
+    """Emit `event` once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(partial(bridge.emit, event, data, room=room, to=to, skip_sid=skip_sid), robust=True)
+
+
+def after_commit(factory: Callable[[], Awaitable], description: str) -> None:
+    """Run a coroutine on the socket server loop once the current transaction commits.
+
+    For room changes (a removed member's sockets leave the chat room) that must follow the commit.
+    """
+    transaction.on_commit(partial(bridge.run, factory, description), robust=True)

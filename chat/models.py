@@ -1,0 +1,204 @@
+"""The chat data model. Integrity rules live in the database, not only in code."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, id=None, name: str = "", password: str | None = None, **extra):
+        user = self.model(id=id or uuid.uuid4(), name=name, **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, id=None, name: str = "", password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(id=id, name=name, password=password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A chat user. The primary key is the GUID that clients send as `userId`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, blank=True, default="")
+    avatar = models.URLField(max_length=1000, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Moderators: may use the admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "id"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+    def get_full_name(self) -> str:
+        return self.name
+
+    def get_short_name(self) -> str:
+        return self.name
+
+
+class ChatType(models.IntegerChoices):
+    INDIVIDUAL = 0, "One-to-one"
+    GROUP = 1, "Group"
+
+
+def direct_pair_key(user_a_id, user_b_id) -> str:
+    """The unordered pair of two users as one string: the same for (a, b) and (b, a)."""
+    low, high = sorted([str(user_a_id), str(user_b_id)])
+    return f"{low}:{high}"
+
+
+class ChatHeader(models.Model):
+    """A conversation: one-to-one (keyed by the user pair) or a named group."""
+
+    chat_type = models.PositiveSmallIntegerField(choices=ChatType.choices, default=ChatType.INDIVIDUAL)
+    name = models.CharField(max_length=200, blank=True, default="")
+    avatar = models.URLField(max_length=1000, blank=True, default="")
+    # Only for one-to-one chats; unique so that a pair can never get two chats, even in a race.
+    direct_key = models.CharField(max_length=80, null=True, blank=True, editable=False)
+    created_by = models.ForeignKey("chat.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    creation_time = models.DateTimeField(default=timezone.now)
+    # Denormalised so that "most recent activity first" is one indexed sort.
+    last_message = models.ForeignKey(
+        "chat.ChatMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_activity_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["direct_key"], name="chatheader_unique_direct_pair"),
+            models.CheckConstraint(
+                condition=(Q(chat_type=ChatType.INDIVIDUAL) & Q(direct_key__isnull=False))
+                | (Q(chat_type=ChatType.GROUP) & Q(direct_key__isnull=True)),
+                name="chatheader_direct_key_iff_individual",
+            ),
+        ]
+        indexes = [models.Index(fields=["-last_activity_time", "-id"], name="chatheader_activity_idx")]
+
+    def __str__(self) -> str:
+        if self.chat_type == ChatType.GROUP:
+            return self.name or f"Group {self.pk}"
+        return f"Chat {self.pk}"
+
+    @property
+    def is_group(self) -> bool:
+        return self.chat_type == ChatType.GROUP
+
+
+class ChatMember(models.Model):
+    chat = models.ForeignKey(ChatHeader, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="memberships")
+    is_admin = models.BooleanField(default=False)
+    last_read_message = models.ForeignKey(
+        "chat.ChatMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    joined_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chat", "user"], name="chatmember_unique_chat_user")]
+        indexes = [models.Index(fields=["user", "chat"], name="chatmember_user_chat_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.chat_id}"
+
+
+class MessageType(models.IntegerChoices):
+    TEXT = 0, "Text"
+    AUDIO = 1, "Audio"
+    IMAGE = 2, "Image"
+    FILE = 3, "File"
+    VIDEO = 4, "Video"
+
+
+class ChatMessage(models.Model):
+    chat = models.ForeignKey(ChatHeader, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="messages")
+    message_type = models.PositiveSmallIntegerField(choices=MessageType.choices, default=MessageType.TEXT)
+    message = models.TextField(help_text="The text, or the uploaded media path.")
+    caption = models.TextField(blank=True, default="")
+    client_message_id = models.CharField(max_length=64, null=True, blank=True)
+    creation_time = models.DateTimeField(default=timezone.now)
+    last_modification_time = models.DateTimeField(null=True, blank=True)
+    is_edited = models.BooleanField(default=False)
+    is_deleted = models.BooleanField(default=False)
+    deletion_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "chat", "client_message_id"],
+                condition=Q(client_message_id__isnull=False),
+                name="chatmessage_unique_client_id",
+            ),
+            models.CheckConstraint(condition=Q(message_type__lte=4), name="chatmessage_type_range"),
+        ]
+        indexes = [
+            # Newest-first pages within a chat: WHERE chat_id = ? AND id < ? ORDER BY id DESC.
+            models.Index(fields=["chat", "-id"], name="chatmessage_chat_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} in {self.chat_id}"
+
+
+class FriendshipStatus(models.IntegerChoices):
+    PENDING = 0, "Pending"
+    ACCEPTED = 1, "Accepted"
+    REJECTED = 2, "Rejected"
+    BLOCKED = 3, "Blocked"
+
+
+class Friendship(models.Model):
+    """One row per unordered pair of users."""
+
+    requester = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="friendships_sent")
+    addressee = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="friendships_received")
+    pair_key = models.CharField(max_length=80, editable=False)
+    status = models.PositiveSmallIntegerField(choices=FriendshipStatus.choices, default=FriendshipStatus.PENDING)
+    blocked_by = models.ForeignKey("chat.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    creation_time = models.DateTimeField(default=timezone.now)
+    last_modification_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pair_key"], name="friendship_unique_pair"),
+            models.CheckConstraint(condition=~Q(requester=models.F("addressee")), name="friendship_not_self"),
+            models.CheckConstraint(
+                condition=(Q(status=FriendshipStatus.BLOCKED) & Q(blocked_by__isnull=False))
+                | (~Q(status=FriendshipStatus.BLOCKED) & Q(blocked_by__isnull=True)),
+                name="friendship_blocked_by_iff_blocked",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["requester", "status"], name="friendship_requester_idx"),
+            models.Index(fields=["addressee", "status"], name="friendship_addressee_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester_id} → {self.addressee_id} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs):
+        self.pair_key = direct_pair_key(self.requester_id, self.addressee_id)
+        super().save(*args, **kwargs)
+
+    def other(self, user_id):
+        return self.addressee_id if str(self.requester_id) == str(user_id) else self.requester_id

@@ -1,0 +1,126 @@
+"""Reads. Access checks raise one error for "missing" and "not yours" so that ids cannot be probed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from chat import dtos
+from chat.models import (
+    ChatMember,
+    ChatMessage,
+    Friendship,
+    FriendshipStatus,
+    User,
+    direct_pair_key,
+)
+from chat.sockets.presence import get_presence
+from chat_project.errors import Forbidden
+
+
+def membership_get(*, user: User, chat_id: int) -> ChatMember:
+    """The caller's membership of a chat, or `forbidden` whether the chat exists or not."""
+    membership = ChatMember.objects.select_related("chat").filter(chat_id=chat_id, user_id=user.pk).first()
+    if membership is None:
+        raise Forbidden("You are not a member of this chat.")
+    return membership
+
+
+def contact_user_ids(*, user_id) -> set[str]:
+    """Who hears this user's `clientStatus`: accepted friends and members of chats they share."""
+    friends = Friendship.objects.filter(
+        Q(requester_id=user_id) | Q(addressee_id=user_id), status=FriendshipStatus.ACCEPTED
+    ).values_list("requester_id", "addressee_id")
+    ids = {str(uid) for pair in friends for uid in pair}
+    my_chats = ChatMember.objects.filter(user_id=user_id).values("chat_id")
+    ids.update(
+        str(uid) for uid in ChatMember.objects.filter(chat_id__in=my_chats).values_list("user_id", flat=True).distinct()
+    )
+    ids.discard(str(user_id))
+    return ids
+
+
+def friendship_between(*, user_a_id, user_b_id) -> Friendship | None:
+    return Friendship.objects.filter(pair_key=direct_pair_key(user_a_id, user_b_id)).first()
+
+
+def friendship_statuses(*, user_id, other_ids: Iterable) -> dict[str, int]:
+    """Friendship status with each of `other_ids` (absent when there is none), in one query."""
+    keys = {direct_pair_key(user_id, other): str(other) for other in other_ids}
+    rows = Friendship.objects.filter(pair_key__in=keys).values_list("pair_key", "status")
+    return {keys[key]: status for key, status in rows}
+
+
+def unread_count_subquery(member_ref: str = "") -> Subquery:
+    """Messages from others, not deleted, newer than the member's last read message."""
+    prefix = f"{member_ref}__" if member_ref else ""
+    count = (
+        ChatMessage.objects.filter(
+            chat_id=OuterRef(f"{prefix}chat_id"),
+            is_deleted=False,
+            id__gt=Coalesce(OuterRef(f"{prefix}last_read_message_id"), Value(0)),
+        )
+        .exclude(sender_id=OuterRef(f"{prefix}user_id"))
+        .order_by()
+        .values("chat_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
+
+
+def chat_header_dtos(*, viewer: User, chat_ids: list[int]) -> list[dict]:
+    """ChatHeaderDtos for `chat_ids` (in that order) as `viewer` sees them, in a fixed number of queries."""
+    if not chat_ids:
+        return []
+    memberships = (
+        ChatMember.objects.filter(user_id=viewer.pk, chat_id__in=chat_ids)
+        .annotate(unread=unread_count_subquery())
+        .select_related("chat", "chat__last_message", "chat__last_message__sender")
+        .prefetch_related(
+            Prefetch(
+                "chat__memberships",
+                queryset=ChatMember.objects.select_related("user").order_by("joined_time", "id"),
+                to_attr="all_members",
+            )
+        )
+    )
+    by_chat = {m.chat_id: m for m in memberships}
+    presence = get_presence()
+    member_ids = {str(mm.user_id) for m in by_chat.values() for mm in m.chat.all_members}
+    online = presence.online_user_ids(member_ids)
+    viewing = presence.viewing_by_chat(by_chat)
+    result = []
+    for chat_id in chat_ids:
+        m = by_chat.get(chat_id)
+        if m is None:
+            continue
+        result.append(
+            dtos.chat_header_dto(
+                m.chat,
+                viewer=viewer,
+                memberships=m.chat.all_members,
+                unread_count=m.unread,
+                online=online,
+                viewing=viewing.get(chat_id, set()),
+            )
+        )
+    return result
+
+
+def chat_header_dto_for(*, viewer: User, chat_id: int) -> dict:
+    found = chat_header_dtos(viewer=viewer, chat_ids=[chat_id])
+    if not found:
+        raise Forbidden("You are not a member of this chat.")
+    return found[0]
+
+
+def user_get(*, user_id) -> User | None:
+    try:
+        uid = uuid.UUID(str(user_id))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return User.objects.filter(pk=uid, is_active=True).first()

@@ -1,0 +1,168 @@
+"""Who is on the other end of a socket (CONTRACT §3), and the connect/disconnect handlers.
+
+A socket is *verified* once a token for its `userId` has been checked: at connect (auth, query or
+header) or, for the spec's tokenless "Basic Connection", by its first event that carries one. Only
+verified sockets join their user's room, count for presence and hear chat traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from socketio.exceptions import ConnectionRefusedError
+
+from chat import selectors, services
+from chat.events import user_room
+from chat.models import User
+from chat.sockets.presence import get_presence
+from chat.sockets.server import sio
+from chat.tokens import decode_token, parse_user_id, user_for_claims
+from chat_project.errors import Forbidden, Unauthorized
+
+logger = logging.getLogger("chat.sockets")
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def handshake_token(environ: dict, auth) -> str | None:
+    if isinstance(auth, dict):
+        for key in ("accessToken", "token", "AccessToken"):
+            value = auth.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    value = _first(query, "accessToken") or _first(query, "token")
+    if value:
+        return value
+    header = environ.get("HTTP_AUTHORIZATION")
+    return header or None
+
+
+def _token_user(raw: str) -> tuple[User, int]:
+    claims = decode_token(raw)
+    return user_for_claims(claims), claims.expires_at
+
+
+@sio.event
+async def connect(sid, environ, auth=None):
+    try:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        raw_user_id = _first(query, "userId")
+        if raw_user_id is None and isinstance(auth, dict):
+            raw_user_id = auth.get("userId")
+        claimed = parse_user_id(raw_user_id)
+        if claimed is None:
+            raise ConnectionRefusedError("userId query parameter is required and must be a GUID")
+        client_type = (_first(query, "clientType") or "web")[:32]
+        token = handshake_token(environ, auth)
+        session = {"claimed_user_id": str(claimed), "client_type": client_type, "user": None, "typing": set()}
+        if token is None:
+            if settings.CHAT_REQUIRE_SOCKET_TOKEN:
+                raise ConnectionRefusedError("an access token is required")
+            await sio.save_session(sid, session)
+            return True
+        try:
+            user, expires_at = await sync_to_async(_token_user)(token)
+        except Unauthorized as exc:
+            raise ConnectionRefusedError(exc.message) from exc
+        if str(user.pk) != str(claimed):
+            raise ConnectionRefusedError("the access token belongs to another user than userId")
+        session.update(token=token.strip(), token_expires_at=expires_at)
+        await sio.save_session(sid, session)
+        await _bind(sid, session, user)
+        return True
+    except ConnectionRefusedError:
+        raise
+    except Exception as exc:
+        logger.exception("connect failed for %s", sid)
+        raise ConnectionRefusedError("server error while connecting") from exc
+
+
+async def _bind(sid: str, session: dict, user: User) -> None:
+    """Make the socket count as its user: user room, presence, `clientStatus` when newly online."""
+    session["user"] = user
+    await sio.enter_room(sid, user_room(user.pk))
+    came_online = get_presence().add_socket(str(user.pk), sid, session["client_type"])
+    if came_online:
+        await _announce_status(user, session["client_type"], active=True)
+
+
+async def _announce_status(user: User, client_type: str, *, active: bool) -> None:
+    contacts = await sync_to_async(selectors.contact_user_ids)(user_id=user.pk)
+    if contacts:
+        payload = {"userId": str(user.pk), "clientType": client_type, "activeNow": active}
+        await sio.emit("clientStatus", payload, to=[user_room(uid) for uid in contacts])
+
+
+disconnect_hooks: list = []
+
+
+@sio.event
+async def disconnect(sid, reason=None):
+    try:
+        session = await sio.get_session(sid)
+    except KeyError:
+        return
+    user = session.get("user")
+    if user is None:
+        return
+    for hook in disconnect_hooks:
+        try:
+            await hook(sid, session)
+        except Exception:
+            logger.exception("disconnect hook %s failed for %s", hook, sid)
+    went_offline, _ = get_presence().remove_socket(str(user.pk), sid)
+    if went_offline:
+        try:
+            await sync_to_async(services.user_touch_last_seen)(user_id=user.pk)
+            await _announce_status(user, session["client_type"], active=False)
+        except Exception:
+            logger.exception("offline announcement failed for %s", user.pk)
+
+
+async def event_user(sid: str, payload: dict) -> tuple[User, dict]:
+    """The user an event acts for: its payload token when present, else the socket's verified user.
+
+    On a verified socket a payload token of another user is `forbidden`; on an unverified socket a
+    valid token for the socket's own `userId` verifies it.
+    """
+    session = await sio.get_session(sid)
+    raw = payload.get("accessToken")
+    if raw is None:
+        raw = payload.get("AccessToken")
+    user = session.get("user")
+    if raw is None or raw == "":
+        if user is None:
+            raise Unauthorized("This socket is not verified: send an accessToken.")
+        return user, session
+    if not isinstance(raw, str):
+        raise Unauthorized("accessToken must be a string.")
+    token = raw.strip()
+    if user is not None and token == session.get("token") and session.get("token_expires_at", 0) > time.time():
+        return user, session
+    token_user, expires_at = await sync_to_async(_token_user)(token)
+    if user is not None:
+        if token_user.pk != user.pk:
+            raise Forbidden("The access token belongs to another user than this socket.")
+        session.update(user=token_user, token=token, token_expires_at=expires_at)
+        return token_user, session
+    if str(token_user.pk) != session["claimed_user_id"]:
+        raise Forbidden("The access token belongs to another user than this socket's userId.")
+    session.update(token=token, token_expires_at=expires_at)
+    await _bind(sid, session, token_user)
+    return token_user, session
+
+
+async def socket_user_or_none(sid: str) -> User | None:
+    try:
+        session = await sio.get_session(sid)
+    except KeyError:
+        return None
+    return session.get("user")

@@ -1,0 +1,206 @@
+"""Who is connected and who is viewing which chat (CONTRACT §3).
+
+Presence counts verified sockets, not users: a user is online while at least one socket of theirs is
+connected, on any worker. Viewing is per socket: a phone viewing a chat is not undone by a laptop
+leaving. Without `REDIS_URL` the state lives in this process; with it, in Redis, so that every worker
+and host sees the same answer (the push rules of CONTRACT §7 depend on it).
+
+The API is synchronous on purpose: services that run in the ORM's thread ask it too (who is online,
+who is viewing), and both stores answer in microseconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+
+
+class MemoryPresence:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._user_sids: dict[str, dict[str, str]] = defaultdict(dict)  # user -> {sid: client_type}
+        self._chat_viewers: dict[int, dict[str, str]] = defaultdict(dict)  # chat -> {sid: user}
+        self._sid_viewing: dict[str, set[int]] = defaultdict(set)  # sid -> {chat}
+
+    def add_socket(self, user_id: str, sid: str, client_type: str) -> bool:
+        """Register a verified socket; True when the user has just come online."""
+        with self._lock:
+            sids = self._user_sids[str(user_id)]
+            sids[sid] = client_type
+            return len(sids) == 1
+
+    def remove_socket(self, user_id: str, sid: str) -> tuple[bool, set[int]]:
+        """Forget a socket: (whether the user has just gone offline, chats it was viewing)."""
+        with self._lock:
+            chats = self._sid_viewing.pop(sid, set())
+            for chat_id in chats:
+                viewers = self._chat_viewers.get(chat_id)
+                if viewers is not None:
+                    viewers.pop(sid, None)
+                    if not viewers:
+                        del self._chat_viewers[chat_id]
+            sids = self._user_sids.get(str(user_id))
+            if sids is None or sid not in sids:
+                return False, chats
+            del sids[sid]
+            if not sids:
+                del self._user_sids[str(user_id)]
+                return True, chats
+            return False, chats
+
+    def user_sids(self, user_id: str) -> set[str]:
+        with self._lock:
+            return set(self._user_sids.get(str(user_id), ()))
+
+    def online_user_ids(self, user_ids: Iterable) -> set[str]:
+        with self._lock:
+            return {str(u) for u in user_ids if self._user_sids.get(str(u))}
+
+    def set_viewing(self, sid: str, user_id: str, chat_id: int) -> None:
+        with self._lock:
+            self._chat_viewers[int(chat_id)][sid] = str(user_id)
+            self._sid_viewing[sid].add(int(chat_id))
+
+    def clear_viewing(self, sid: str, chat_id: int) -> None:
+        with self._lock:
+            viewers = self._chat_viewers.get(int(chat_id))
+            if viewers is not None:
+                viewers.pop(sid, None)
+                if not viewers:
+                    del self._chat_viewers[int(chat_id)]
+            chats = self._sid_viewing.get(sid)
+            if chats is not None:
+                chats.discard(int(chat_id))
+                if not chats:
+                    del self._sid_viewing[sid]
+
+    def clear_user_viewing(self, user_id: str, chat_id: int) -> None:
+        """Every socket of a user stops viewing a chat (they were removed from it)."""
+        for sid in self.user_sids(user_id):
+            self.clear_viewing(sid, chat_id)
+
+    def viewing_user_ids(self, chat_id: int) -> set[str]:
+        with self._lock:
+            return set(self._chat_viewers.get(int(chat_id), {}).values())
+
+    def viewing_by_chat(self, chat_ids: Iterable[int]) -> dict[int, set[str]]:
+        with self._lock:
+            return {int(c): set(self._chat_viewers.get(int(c), {}).values()) for c in chat_ids}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._user_sids.clear()
+            self._chat_viewers.clear()
+            self._sid_viewing.clear()
+
+
+class RedisPresence:
+    """The same state in Redis hashes and sets, shared by every worker and host."""
+
+    def __init__(self, url: str, prefix: str = "chat:presence") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+
+    def _user_key(self, user_id) -> str:
+        return f"{self._prefix}:user:{user_id}"
+
+    def _chat_key(self, chat_id) -> str:
+        return f"{self._prefix}:chat:{int(chat_id)}"
+
+    def _sid_key(self, sid) -> str:
+        return f"{self._prefix}:sid:{sid}"
+
+    def add_socket(self, user_id: str, sid: str, client_type: str) -> bool:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._user_key(user_id), sid, client_type)
+        pipe.hlen(self._user_key(user_id))
+        added, count = pipe.execute()
+        return bool(added) and count == 1
+
+    def remove_socket(self, user_id: str, sid: str) -> tuple[bool, set[int]]:
+        chats = {int(c) for c in self._redis.smembers(self._sid_key(sid))}
+        pipe = self._redis.pipeline(transaction=True)
+        for chat_id in chats:
+            pipe.hdel(self._chat_key(chat_id), sid)
+        pipe.delete(self._sid_key(sid))
+        pipe.hdel(self._user_key(user_id), sid)
+        pipe.hlen(self._user_key(user_id))
+        *_, removed, remaining = pipe.execute()
+        return bool(removed) and remaining == 0, chats
+
+    def user_sids(self, user_id: str) -> set[str]:
+        return set(self._redis.hkeys(self._user_key(user_id)))
+
+    def online_user_ids(self, user_ids: Iterable) -> set[str]:
+        ids = [str(u) for u in user_ids]
+        if not ids:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        for uid in ids:
+            pipe.hlen(self._user_key(uid))
+        return {uid for uid, count in zip(ids, pipe.execute(), strict=True) if count}
+
+    def set_viewing(self, sid: str, user_id: str, chat_id: int) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._chat_key(chat_id), sid, str(user_id))
+        pipe.sadd(self._sid_key(sid), int(chat_id))
+        pipe.execute()
+
+    def clear_viewing(self, sid: str, chat_id: int) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hdel(self._chat_key(chat_id), sid)
+        pipe.srem(self._sid_key(sid), int(chat_id))
+        pipe.execute()
+
+    def clear_user_viewing(self, user_id: str, chat_id: int) -> None:
+        for sid in self.user_sids(user_id):
+            self.clear_viewing(sid, chat_id)
+
+    def viewing_user_ids(self, chat_id: int) -> set[str]:
+        return set(self._redis.hvals(self._chat_key(chat_id)))
+
+    def viewing_by_chat(self, chat_ids: Iterable[int]) -> dict[int, set[str]]:
+        ids = [int(c) for c in chat_ids]
+        if not ids:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for chat_id in ids:
+            pipe.hvals(self._chat_key(chat_id))
+        return {chat_id: set(vals) for chat_id, vals in zip(ids, pipe.execute(), strict=True)}
+
+    def reset(self) -> None:
+        cursor = 0
+        while True:
+            cursor, keys = self._redis.scan(cursor, match=f"{self._prefix}:*", count=500)
+            if keys:
+                self._redis.delete(*keys)
+            if cursor == 0:
+                break
+
+
+_store: MemoryPresence | RedisPresence | None = None
+_store_lock = threading.Lock()
+
+
+def get_presence() -> MemoryPresence | RedisPresence:
+    global _store
+    if _store is None:
+        with _store_lock:
+            if _store is None:
+                if settings.REDIS_URL:
+                    _store = RedisPresence(settings.REDIS_URL, prefix=f"{settings.SOCKETIO_CHANNEL}:presence")
+                else:
+                    _store = MemoryPresence()
+    return _store
+
+
+def reset_presence_store() -> None:
+    """Forget the configured store (tests that switch REDIS_URL)."""
+    global _store
+    with _store_lock:
+        _store = None

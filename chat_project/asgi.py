@@ -1,0 +1,22 @@
+"""The ASGI app: python-socketio's AsyncServer at /socket.io/, Django for everything else."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat_project.settings")
+
+from django.core.asgi import get_asgi_application
+
+django_app = get_asgi_application()
+
+import socketio  # noqa: E402
+
+from chat.sockets import lifecycle  # noqa: E402
+from chat.sockets.server import sio  # noqa: E402
+
+application = socketio.ASGIApp(
+    sio,
+    django_app,
+    socketio_path="socket.io",
+    on_startup=lifecycle.startup,
+    on_shutdown=lifecycle.shutdown,
+)

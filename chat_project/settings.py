@@ -1,0 +1,222 @@
+"""Settings for the chat server.
+
+Every knob comes from the environment and has a default that serves one machine: `make run` on a
+laptop needs no variable at all. Production sets the few that matter (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"])
+PORT = env_int("PORT", 3005)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "chat",
+    "uploads",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chat_project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "chat_project.asgi.application"
+
+# --- Database -------------------------------------------------------------------------------------
+# SQLite by default (a file in the repo); DATABASE_URL=postgres://... for production and scale-out.
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + IMMEDIATE transactions: several thousand commits/s instead of ~900, and no
+    # "database is locked" on read-to-write upgrades (see shared/PERFORMANCE.md).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests use a file, not the shared-cache in-memory database: the live socket server answers
+    # from other threads, and shared-cache SQLite locks whole tables without honouring the timeout.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("CHAT_TEST_SQLITE", str(BASE_DIR / ".test-db.sqlite3"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "chat.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Only needed for `collectstatic` in deployments that serve static files elsewhere.
+STATIC_ROOT = env_str("STATIC_ROOT") or None
+# The admin's CSS and JS are served by WhiteNoise straight from the apps: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Media and storage ----------------------------------------------------------------------------
+MEDIA_URL = "/uploads/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"file_overwrite": False, "default_acl": None, "querystring_auth": False},
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- CORS -----------------------------------------------------------------------------------------
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
+
+# --- REST -----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["chat.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "chat_project.errors.rest_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Chat API",
+    "DESCRIPTION": "REST endpoints beside the Socket.IO chat API (see README).",
+    "VERSION": "0.0.1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Access tokens (CONTRACT §2) ------------------------------------------------------------------
+CHAT_JWT_SECRET = env_str("CHAT_JWT_SECRET", "dev-only-insecure-jwt-secret-change-me")
+CHAT_JWT_ALGORITHM = env_str("CHAT_JWT_ALGORITHM", "HS256")
+CHAT_JWT_PUBLIC_KEY = env_str("CHAT_JWT_PUBLIC_KEY")  # PEM text, or a path to a PEM file, for RS256
+CHAT_JWT_PRIVATE_KEY = env_str("CHAT_JWT_PRIVATE_KEY")  # only for issue_token with RS256
+CHAT_JWT_AUDIENCE = env_str("CHAT_JWT_AUDIENCE") or None
+CHAT_JWT_ISSUER = env_str("CHAT_JWT_ISSUER") or None
+CHAT_JWT_LEEWAY = env_int("CHAT_JWT_LEEWAY", 30)
+CHAT_JIT_PROVISIONING = env_bool("CHAT_JIT_PROVISIONING", True)
+CHAT_REQUIRE_SOCKET_TOKEN = env_bool("CHAT_REQUIRE_SOCKET_TOKEN", False)
+
+if CHAT_JWT_ALGORITHM not in {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256"}:
+    raise ImproperlyConfigured(f"CHAT_JWT_ALGORITHM {CHAT_JWT_ALGORITHM!r} is not supported")
+if CHAT_JWT_ALGORITHM.startswith(("RS", "ES")) and not CHAT_JWT_PUBLIC_KEY:
+    raise ImproperlyConfigured(f"CHAT_JWT_ALGORITHM={CHAT_JWT_ALGORITHM} needs CHAT_JWT_PUBLIC_KEY")
+if not DEBUG and os.environ.get("CHAT_ENV") == "production":
+    if SECRET_KEY == _DEV_SECRET or CHAT_JWT_SECRET.startswith("dev-only"):
+        raise ImproperlyConfigured("production needs DJANGO_SECRET_KEY and CHAT_JWT_SECRET")
+
+# --- Chat behaviour ------------------------------------------------------------------------------
+CHAT_RATE_LIMIT = env_str("CHAT_RATE_LIMIT", "30/10s")
+CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 10000)
+CHAT_MAX_CAPTION_LENGTH = 1000
+
+# --- Socket.IO and scale-out ----------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+SOCKETIO_CHANNEL = env_str("SOCKETIO_CHANNEL", "chat-socketio")
+SOCKETIO_PING_INTERVAL = env_int("SOCKETIO_PING_INTERVAL", 25)
+SOCKETIO_PING_TIMEOUT = env_int("SOCKETIO_PING_TIMEOUT", 20)
+SOCKETIO_MAX_HTTP_BUFFER_SIZE = env_int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", 1_000_000)
+
+# --- Push notifications (CONTRACT §7) -------------------------------------------------------------
+PUSH_BACKEND = env_str("PUSH_BACKEND", "notifications.backends.console.PushBackend")
+PUSH_FILE_PATH = env_str("PUSH_FILE_PATH", str(BASE_DIR / "pushes.jsonl"))
+FIREBASE_CREDENTIALS = env_str("FIREBASE_CREDENTIALS")
+PUSH_WORKER_IN_PROCESS = env_bool("PUSH_WORKER_IN_PROCESS", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "engineio": {"level": "WARNING"},
+        "socketio": {"level": "WARNING"},
+    },
+}

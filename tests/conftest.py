@@ -1,0 +1,214 @@
+"""Shared fixtures: users and tokens made through the real code, a live uvicorn server, socket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+
+import pytest
+import socketio
+import uvicorn
+from asgiref.sync import sync_to_async
+
+from chat.tokens import issue_token
+
+os.environ.setdefault("CHAT_RATE_LIMIT", "0")
+
+
+# --- running ORM code from async tests ------------------------------------------------------------
+
+_worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-orm")
+
+
+def run_sync(fn, *args, **kwargs):
+    """Call ORM code from a test, async or not.
+
+    Inside an async test the call runs in a worker thread (the ORM refuses the event loop's thread);
+    the test's database is transactional there, so the server and the test see the same rows.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    return _worker.submit(fn, *args, **kwargs).result()
+
+
+# --- users and tokens ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user the way production does: from a token's claims."""
+    from chat.tokens import TokenClaims, user_for_claims
+
+    def factory(name: str = "User", **claims):
+        uid = claims.pop("id", None) or uuid.uuid4()
+        claims = TokenClaims(user_id=uid, name=name, picture=claims.get("picture"), expires_at=0)
+        return run_sync(user_for_claims, claims)
+
+    return factory
+
+
+@pytest.fixture
+def token_for():
+    def factory(user, **kwargs) -> str:
+        return issue_token(user.pk, **kwargs)
+
+    return factory
+
+
+# --- live server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn serving `chat_project.asgi:application` in a thread of the test process.
+
+    In-process so that tests share its settings, presence store and database.
+    """
+
+    def __init__(self) -> None:
+        from chat_project.asgi import application
+
+        self.port = free_port()
+        config = uvicorn.Config(
+            application,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="on",
+            log_level="warning",
+            ws_per_message_deflate=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="live-uvicorn", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("live server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server_session(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = LiveServer()
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def chat_server(live_server_session, transactional_db):
+    """A running server and a database its threads can see (committed, flushed after the test)."""
+    from chat.sockets.presence import get_presence
+
+    get_presence().reset()
+    yield live_server_session
+    get_presence().reset()
+
+
+# --- socket clients ------------------------------------------------------------------------------
+
+
+class Client:
+    """A python-socketio AsyncClient that records every server event it receives."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, list] = defaultdict(list)
+        self._waiters: list[tuple[str, asyncio.Future]] = []
+
+        @self.sio.on("*")
+        async def catch_all(event, *args):
+            value = args[0] if len(args) == 1 else list(args)
+            self.events[event].append(value)
+            for name, fut in list(self._waiters):
+                if name == event and not fut.done():
+                    fut.set_result(value)
+                    self._waiters.remove((name, fut))
+
+    async def connect(
+        self, *, user_id=None, token=None, auth=None, query=None, transports=("websocket",), headers=None
+    ):
+        params = dict(query or {})
+        if user_id is not None:
+            params["userId"] = str(user_id)
+        qs = "&".join(f"{k}={v}" for k, v in params.items())
+        if auth is None and token is not None:
+            auth = {"accessToken": token}
+        await self.sio.connect(
+            f"{self.url}?{qs}" if qs else self.url,
+            auth=auth,
+            transports=list(transports),
+            headers=headers or {},
+            wait_timeout=5,
+        )
+        return self
+
+    async def call(self, event: str, payload=None, timeout: float = 5):
+        """Emit with an acknowledgement and return the ack."""
+        if payload is None:
+            return await self.sio.call(event, timeout=timeout)
+        return await self.sio.call(event, payload, timeout=timeout)
+
+    async def wait_for(self, event: str, timeout: float = 3):
+        """The next `event` (or one already received and not yet consumed by wait_for)."""
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append((event, fut))
+        return await asyncio.wait_for(fut, timeout)
+
+    async def settle(self, seconds: float = 0.2) -> None:
+        """Let in-flight server events arrive (for asserting that something did NOT arrive)."""
+        await asyncio.sleep(seconds)
+
+    async def disconnect(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
+
+
+@pytest.fixture
+async def clients(chat_server):
+    """Factory: `await clients(user, token=...)` gives a connected, recording client."""
+    made: list[Client] = []
+
+    async def factory(user=None, *, token: str | None = "auto", **kwargs) -> Client:
+        client = Client(chat_server.url)
+        made.append(client)
+        if token == "auto":
+            token = issue_token(user.pk) if user is not None else None
+        await client.connect(
+            user_id=user.pk if user is not None else kwargs.pop("user_id", None), token=token, **kwargs
+        )
+        return client
+
+    yield factory
+    for client in made:
+        await client.disconnect()
+    await asyncio.sleep(0.05)
+
+
+db_call = sync_to_async  # readability in async tests: `await db_call(fn)(...)`

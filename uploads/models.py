@@ -1,0 +1,1 @@
+"""Uploaded media records (filled in by the uploads feature)."""
