@@ -15,9 +15,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from socketio.exceptions import ConnectionRefusedError
 
-from chat import selectors, services
 from chat.events import user_room
 from chat.models import User
+from chat.selectors import chats as chat_selectors
+from chat.services import users as user_services
 from chat.sockets.presence import get_presence
 from chat.sockets.server import sio
 from chat.tokens import decode_token, parse_user_id, user_for_claims
@@ -95,7 +96,7 @@ async def _bind(sid: str, session: dict, user: User) -> None:
 
 
 async def _announce_status(user: User, client_type: str, *, active: bool) -> None:
-    contacts = await sync_to_async(selectors.contact_user_ids)(user_id=user.pk)
+    contacts = await sync_to_async(chat_selectors.contact_user_ids)(user_id=user.pk)
     if contacts:
         payload = {"userId": str(user.pk), "clientType": client_type, "activeNow": active}
         await sio.emit("clientStatus", payload, to=[user_room(uid) for uid in contacts])
@@ -121,7 +122,7 @@ async def disconnect(sid, reason=None):
     went_offline, _ = get_presence().remove_socket(str(user.pk), sid)
     if went_offline:
         try:
-            await sync_to_async(services.user_touch_last_seen)(user_id=user.pk)
+            await sync_to_async(user_services.user_touch_last_seen)(user_id=user.pk)
             await _announce_status(user, session["client_type"], active=False)
         except Exception:
             logger.exception("offline announcement failed for %s", user.pk)

@@ -1,3 +1,4 @@
-"""Client events (CONTRACT §4). Each handler: identify the user, validate the payload, call a service."""
+"""Client events (CONTRACT §4), registered on import. Each handler: identify the user, validate the
+payload, call one service or selector, return the DTO."""
 
 from chat.sockets import auth  # noqa: F401 - connect and disconnect

@@ -42,8 +42,3 @@ def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHe
     except IntegrityError:
         return ChatHeader.objects.get(direct_key=key), False
     return chat, True
-
-
-def user_touch_last_seen(*, user_id) -> None:
-    """Remember when a user was last connected (their last socket just closed)."""
-    User.objects.filter(pk=user_id).update(last_seen=timezone.now())
