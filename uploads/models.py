@@ -1,1 +1,24 @@
-"""Uploaded media records (filled in by the uploads feature)."""
+"""Uploaded media: each upload is recorded so that messages can only point at real uploads."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Upload(models.Model):
+    uploader = models.ForeignKey("chat.User", null=True, on_delete=models.SET_NULL, related_name="uploads")
+    message_type = models.PositiveSmallIntegerField(help_text="1 audio, 2 image, 3 file, 4 video")
+    # The path `uploadFile` returned, e.g. /uploads/chat-messages/images/<random>.webp
+    path = models.CharField(max_length=500, unique=True)
+    storage_name = models.CharField(max_length=500, help_text="name inside the storage backend")
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=200, blank=True, default="")
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    creation_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["uploader", "-creation_time"], name="upload_uploader_idx")]
+
+    def __str__(self) -> str:
+        return self.path
