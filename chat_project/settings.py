@@ -7,6 +7,7 @@ laptop needs no variable at all. Production sets the few that matter (see README
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -113,7 +114,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file, not the shared-cache in-memory database: the live socket server answers
     # from other threads, and shared-cache SQLite locks whole tables without honouring the timeout.
-    DATABASES["default"]["TEST"] = {"NAME": env_str("CHAT_TEST_SQLITE", str(BASE_DIR / ".test-db.sqlite3"))}
+    # One file per test process, so that concurrent runs never share (and destroy) each other's database.
+    _test_db = Path(tempfile.gettempdir()) / f"chat-test-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": env_str("CHAT_TEST_SQLITE", str(_test_db))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "chat.User"
