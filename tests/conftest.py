@@ -212,3 +212,73 @@ async def clients(chat_server):
 
 
 db_call = sync_to_async  # readability in async tests: `await db_call(fn)(...)`
+
+
+# --- real services: PostgreSQL and Redis -----------------------------------------------------------
+
+REDIS_TEST_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _start_and_wait(command: list[str] | str, host: str, port: int, seconds: float = 15) -> bool:
+    import subprocess
+
+    try:
+        subprocess.run(command, shell=isinstance(command, str), check=False, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _port_open(host, port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def ensure_redis() -> str:
+    """The URL of a running Redis (started if it can be), else the test is skipped with the reason."""
+    if not _port_open("127.0.0.1", 6379) and not _start_and_wait(
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        "127.0.0.1",
+        6379,
+    ):
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379 and could not be started")
+    return REDIS_TEST_URL
+
+
+def ensure_postgres() -> None:
+    """A running PostgreSQL on 127.0.0.1:5432 (started if it can be), else the test is skipped."""
+    if not _port_open("127.0.0.1", 5432) and not _start_and_wait(
+        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", "127.0.0.1", 5432
+    ):
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A real Redis database for the test, emptied before and after."""
+    import redis
+
+    url = ensure_redis()
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()

@@ -19,3 +19,10 @@ def test_healthz_reports_redis_when_configured(client, settings):
     assert body["status"] == "error"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["redis"].startswith("error")
+
+
+def test_healthz_reports_a_reachable_redis(client, settings, redis_url):
+    settings.REDIS_URL = redis_url
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
