@@ -22,7 +22,9 @@ class UserAdmin(DjangoUserAdmin):
 class ChatMemberInline(admin.TabularInline):
     model = ChatMember
     extra = 0
-    raw_id_fields = ["user", "last_read_message"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["last_read_message_id"]
+    exclude = ["last_read_message"]
 
 
 @admin.register(ChatHeader)

@@ -108,8 +108,15 @@ class ChatMember(models.Model):
     chat = models.ForeignKey(ChatHeader, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="memberships")
     is_admin = models.BooleanField(default=False)
+    # The id is a high-water mark ("read up to here"), so it must survive the purge of that message:
+    # no database constraint and no cascade, or purging would mark the whole chat unread.
     last_read_message = models.ForeignKey(
-        "chat.ChatMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "chat.ChatMessage",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     joined_time = models.DateTimeField(default=timezone.now)
 
