@@ -1,0 +1,72 @@
+"""CONTRACT §8 maintenance commands: purge_deleted_messages, reset_viewing_state."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from chat.models import ChatMember, ChatMessage
+from chat.selectors.chats import chat_header_dto_for
+from chat.services.chats import chat_direct_get_or_create
+from chat.sockets import presence
+
+pytestmark = pytest.mark.django_db
+
+
+def run(name, *args) -> str:
+    out = io.StringIO()
+    call_command(name, *args, stdout=out)
+    return out.getvalue().strip()
+
+
+@pytest.fixture
+def chat_with_history(make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    chat, _ = chat_direct_get_or_create(user=alice, other=bob)
+    now = timezone.now()
+    old = ChatMessage.objects.create(
+        chat=chat, sender=alice, message="old", is_deleted=True, deletion_time=now - timedelta(days=40)
+    )
+    recent = ChatMessage.objects.create(
+        chat=chat, sender=alice, message="recent", is_deleted=True, deletion_time=now - timedelta(days=2)
+    )
+    kept = ChatMessage.objects.create(chat=chat, sender=alice, message="kept")
+    return alice, bob, chat, old, recent, kept
+
+
+def test_purge_removes_only_old_soft_deleted_messages(chat_with_history):
+    _, _, _, old, recent, kept = chat_with_history
+    assert run("purge_deleted_messages", "--older-than", "30", "--dry-run").startswith("would purge 1 ")
+    assert ChatMessage.objects.filter(pk=old.pk).exists()
+    assert run("purge_deleted_messages", "--older-than", "30").startswith("purged 1 ")
+    assert set(ChatMessage.objects.values_list("pk", flat=True)) == {recent.pk, kept.pk}
+
+
+def test_purge_keeps_read_marks(chat_with_history):
+    alice, bob, chat, old, _, kept = chat_with_history
+    ChatMember.objects.filter(chat=chat, user=bob).update(last_read_message=old.pk)
+    run("purge_deleted_messages", "--older-than", "30")
+    membership = ChatMember.objects.get(chat=chat, user=bob)
+    assert membership.last_read_message_id == old.pk
+    assert chat_header_dto_for(viewer=bob, chat_id=chat.pk)["unreadCount"] == 1  # only "kept"
+
+
+def test_purge_refuses_negative_days():
+    with pytest.raises(CommandError):
+        run("purge_deleted_messages", "--older-than", "-1")
+
+
+def test_reset_viewing_state_clears_shared_presence(settings, redis_url):
+    settings.REDIS_URL = redis_url
+    presence.reset_presence_store()
+    try:
+        store = presence.get_presence()
+        store.add_socket("u1", "s1", "web")
+        store.set_viewing("s1", "u1", 5)
+        assert "cleared in Redis" in run("reset_viewing_state")
+        assert store.viewing_user_ids(5) == set()
+        assert store.online_user_ids(["u1"]) == set()
+    finally:
+        presence.reset_presence_store()
