@@ -25,7 +25,7 @@ migrate: $(VENV)/.runtime
 
 run: migrate
 	$(BIN)/uvicorn chat_project.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
-		--no-ws-per-message-deflate --proxy-headers
+		--ws-per-message-deflate false --proxy-headers
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
