@@ -6,7 +6,7 @@ PORT   ?= 3005
 HOST   ?= 0.0.0.0
 WORKERS ?= 1
 
-.PHONY: run test lint format migrate bench clean
+.PHONY: run test test-e2e test-postgres lint format migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ lint: $(VENV)/.dev
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The spec's JavaScript client (the official socket.io-client, pinned in tests/e2e/package-lock.json)
+# against a server each test file starts. Skipped, with the reason, where Node.js 20+ or npm is missing.
+test-e2e: $(VENV)/.runtime
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		echo "test-e2e: SKIPPED: node and npm are needed to run the socket.io-client end-to-end tests"; exit 0; \
+	elif ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then \
+		echo "test-e2e: SKIPPED: Node.js 20 or newer is needed (found $$(node --version))"; exit 0; \
+	fi; \
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error && cd tests/e2e && node --test
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
