@@ -1,0 +1,152 @@
+"""Per-user rate limits (CONTRACT §4: `CHAT_RATE_LIMIT`, e.g. "30/10s"; "0" or "" turns it off).
+
+A sliding-window log: a hit is allowed while fewer than `limit` hits were allowed in the last
+`window` seconds, so a burst at a window boundary cannot double the rate as a fixed window would.
+Only allowed hits are recorded: a client that keeps retrying while limited gets through again as soon
+as the window has room.
+
+Without `REDIS_URL` the log lives in this process. With it, in a Redis sorted set per user, checked
+and updated by one Lua script so that every worker and host shares one budget atomically.
+
+The API is synchronous: services call it from the ORM's thread, inside their transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from chat_project.errors import RateLimited
+
+logger = logging.getLogger("chat.ratelimit")
+
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|sec|m|min|h|hour)\s*$")
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    window: float  # seconds
+
+
+@lru_cache(maxsize=16)
+def parse_rate(value: str | None) -> Rate | None:
+    """ "30/10s" -> Rate(30, 10.0); "0", "" or None -> None (no limit)."""
+    if value is None or value.strip() in {"", "0"}:
+        return None
+    match = _RATE.match(value)
+    if not match:
+        raise ImproperlyConfigured(f"CHAT_RATE_LIMIT must look like '30/10s' (or '0' for none), got {value!r}")
+    limit, amount, unit = int(match[1]), float(match[2] or 1), _UNITS[match[3]]
+    if limit == 0:
+        return None
+    if amount <= 0:
+        raise ImproperlyConfigured(f"CHAT_RATE_LIMIT needs a positive window, got {value!r}")
+    return Rate(limit=limit, window=amount * unit)
+
+
+class MemoryLimiter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def hit(self, key: str, rate: Rate) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits[key]
+            while hits and hits[0] <= now - rate.window:
+                hits.popleft()
+            if len(hits) >= rate.limit:
+                return False
+            hits.append(now)
+            return True
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+# KEYS[1] the user's log; ARGV: now (ms), window (ms), limit, a unique member for this hit.
+_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+    return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+class RedisLimiter:
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+        self._script = self._redis.register_script(_LUA)
+        self._prefix = prefix
+
+    def hit(self, key: str, rate: Rate) -> bool:
+        import redis
+
+        try:
+            return self._hit(key, rate)
+        except redis.RedisError:
+            # Fail open: a limiter outage must not stop people from chatting.
+            logger.warning("rate limiter unavailable; allowing %s", key, exc_info=True)
+            return True
+
+    def _hit(self, key: str, rate: Rate) -> bool:
+        # Redis server time, not ours: every worker and host then agrees on the window.
+        seconds, micros = self._redis.time()
+        now_ms = seconds * 1000 + micros // 1000
+        window_ms = max(1, int(rate.window * 1000))
+        allowed = self._script(
+            keys=[f"{self._prefix}:{key}"], args=[now_ms, window_ms, rate.limit, f"{now_ms}-{uuid.uuid4().hex}"]
+        )
+        return bool(allowed)
+
+    def reset(self) -> None:
+        cursor = 0
+        while True:
+            cursor, keys = self._redis.scan(cursor, match=f"{self._prefix}:*", count=500)
+            if keys:
+                self._redis.delete(*keys)
+            if cursor == 0:
+                break
+
+
+_limiter: MemoryLimiter | RedisLimiter | None = None
+_limiter_url: str | None = None
+_limiter_lock = threading.Lock()
+
+
+def get_limiter() -> MemoryLimiter | RedisLimiter:
+    global _limiter, _limiter_url
+    url = settings.REDIS_URL or None
+    if _limiter is None or _limiter_url != url:
+        with _limiter_lock:
+            if _limiter is None or _limiter_url != url:
+                prefix = f"{settings.SOCKETIO_CHANNEL}:ratelimit"
+                _limiter = RedisLimiter(url, prefix) if url else MemoryLimiter()
+                _limiter_url = url
+    return _limiter
+
+
+def check_rate(*, user_id, action: str) -> None:
+    """Count one `action` by the user, or raise `rate_limited` when their budget is spent."""
+    rate = parse_rate(settings.CHAT_RATE_LIMIT)
+    if rate is None:
+        return
+    if not get_limiter().hit(f"{action}:{user_id}", rate):
+        raise RateLimited(f"Too many messages: at most {rate.limit} every {rate.window:g} seconds. Slow down.")
