@@ -38,6 +38,41 @@ def message_dto(message: ChatMessage) -> dict:
     }
 
 
+# The columns `message_dto_from_values` needs: history pages build MessageDtos from `values()` rows,
+# about twice as fast as from model instances on long lists (shared/PERFORMANCE.md).
+MESSAGE_DTO_VALUES = (
+    "id",
+    "chat_id",
+    "sender_id",
+    "message",
+    "message_type",
+    "caption",
+    "client_message_id",
+    "creation_time",
+    "last_modification_time",
+    "is_edited",
+    "sender__name",
+    "sender__avatar",
+)
+
+
+def message_dto_from_values(row: dict) -> dict:
+    """MessageDto from a `values(*MESSAGE_DTO_VALUES)` row; the same shape as `message_dto`."""
+    return {
+        "id": row["id"],
+        "chatHeaderId": row["chat_id"],
+        "userId": str(row["sender_id"]),
+        "message": row["message"],
+        "messageType": row["message_type"],
+        "caption": row["caption"] or "",
+        "clientMessageId": row["client_message_id"],
+        "creationTime": iso(row["creation_time"]),
+        "lastModificationTime": iso(row["last_modification_time"]),
+        "isEdited": row["is_edited"],
+        "user": {"id": str(row["sender_id"]), "name": row["sender__name"], "avatar": row["sender__avatar"] or None},
+    }
+
+
 def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -> dict:
     """MemberDto. `membership.user` should be loaded with the membership."""
     user_id = str(membership.user_id)
