@@ -1,4 +1,7 @@
 """Client events (CONTRACT §4), registered on import. Each handler: identify the user, validate the
 payload, call one service or selector, return the DTO."""
 
-from chat.sockets import auth  # noqa: F401 - connect and disconnect
+from chat.sockets import (
+    auth,  # noqa: F401 - connect and disconnect
+    message_handlers,  # noqa: F401
+)

@@ -1,0 +1,255 @@
+"""Message writes (CONTRACT §4): send, edit, delete, mark read.
+
+Each service is one synchronous call in one transaction, so that a socket handler crosses into the
+ORM's thread once (shared/PERFORMANCE.md). Events are published inside the transaction and leave after
+it commits (chat.events.publish), so nothing rolled back is ever announced.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Subquery
+from django.utils import timezone
+
+from chat import dtos
+from chat.events import chat_room, publish
+from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
+from chat.ratelimit import check_rate
+from chat.selectors.chats import membership_get
+from chat_project.errors import Blocked, Forbidden, Invalid
+from notifications import services as notification_services
+from uploads.selectors import upload_matches
+
+MAX_REMOVE_IDS = 100
+MAX_CLIENT_MESSAGE_ID_LENGTH = 64
+_MEDIA_NAMES = {
+    MessageType.AUDIO: "an audio",
+    MessageType.IMAGE: "an image",
+    MessageType.FILE: "a file",
+    MessageType.VIDEO: "a video",
+}
+
+
+def _clean_text(text: str) -> str:
+    """Text messages are stored trimmed; 1..CHAT_MAX_MESSAGE_LENGTH characters remain."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise Invalid("message: a text message cannot be empty.", field="message")
+    limit = settings.CHAT_MAX_MESSAGE_LENGTH
+    if len(cleaned) > limit:
+        raise Invalid(f"message: a text message has at most {limit} characters.", field="message")
+    return cleaned
+
+
+def _check_caption(caption: str) -> None:
+    limit = settings.CHAT_MAX_CAPTION_LENGTH
+    if len(caption) > limit:
+        raise Invalid(f"caption: at most {limit} characters.", field="caption")
+
+
+def _check_media_path(*, path: str, message_type: int) -> None:
+    # The spec's ChatClient.sendMessage defaults messageType to 1, so plain text sent through it lands
+    # here: say what is wrong instead of only "not found".
+    if not upload_matches(path=path, message_type=message_type):
+        raise Invalid(
+            f"message: messageType {message_type} is {_MEDIA_NAMES[message_type]} message and needs the file "
+            "path that POST /api/chat/uploadFile returned for that type; send text with messageType 0.",
+            field="message",
+        )
+
+
+def _blocked(chat: ChatHeader) -> bool:
+    # A one-to-one chat's direct_key and its users' Friendship.pair_key are both direct_pair_key() of
+    # the same two users, so the block check needs neither the other member nor a join.
+    return Friendship.objects.filter(pair_key=chat.direct_key, status=FriendshipStatus.BLOCKED).exists()
+
+
+def _own_message(*, sender: User, chat_id: int, client_message_id: str) -> ChatMessage | None:
+    message = ChatMessage.objects.filter(
+        sender_id=sender.pk, chat_id=chat_id, client_message_id=client_message_id
+    ).first()
+    if message is not None:
+        message.sender = sender
+    return message
+
+
+def message_create(
+    *,
+    sender: User,
+    chat_id: int,
+    message_type: int,
+    text: str,
+    caption: str | None = None,
+    client_message_id: str | None = None,
+) -> tuple[ChatMessage, bool]:
+    """Store a message and announce it; returns (message, created).
+
+    Rules: the sender is a member (else `forbidden`, also for chats that do not exist); no message
+    crosses a block in a one-to-one chat (`blocked`); text is 1..CHAT_MAX_MESSAGE_LENGTH characters
+    after trimming; a media message names a path that uploadFile returned for its type; a caption has
+    at most 1000 characters; a sender's `clientMessageId` is unique per chat, and a retry with it gets
+    the original message back with nothing stored or broadcast; senders are rate limited.
+
+    The chat header's last message and activity time move in the same transaction, and `message`
+    goes to the chat's room once it commits.
+    """
+    caption = caption or ""
+    client_message_id = client_message_id or None
+    if message_type not in MessageType.values:
+        raise Invalid("messageType: must be 0 (text), 1 (audio), 2 (image), 3 (file) or 4 (video).")
+    if message_type == MessageType.TEXT:
+        text = _clean_text(text)
+    _check_caption(caption)
+    if client_message_id is not None and len(client_message_id) > MAX_CLIENT_MESSAGE_ID_LENGTH:
+        raise Invalid(f"clientMessageId: at most {MAX_CLIENT_MESSAGE_ID_LENGTH} characters.")
+
+    with transaction.atomic():
+        chat = membership_get(user=sender, chat_id=chat_id).chat
+        if not chat.is_group and _blocked(chat):
+            raise Blocked("You cannot message this user: one of you has blocked the other.")
+        if message_type != MessageType.TEXT:
+            _check_media_path(path=text, message_type=message_type)
+        if client_message_id is not None:
+            original = _own_message(sender=sender, chat_id=chat.pk, client_message_id=client_message_id)
+            if original is not None:
+                return original, False
+        # After the retry check, so that a client retrying a lost ack is never told to slow down.
+        check_rate(user_id=sender.pk, action="createMessage")
+
+        now = timezone.now()
+        message = ChatMessage(
+            chat=chat,
+            sender=sender,
+            message_type=message_type,
+            message=text,
+            caption=caption,
+            client_message_id=client_message_id,
+            creation_time=now,
+        )
+        if client_message_id is None:
+            message.save(force_insert=True)
+        else:
+            try:
+                with transaction.atomic():  # a savepoint: the unique constraint decides a concurrent retry
+                    message.save(force_insert=True)
+            except IntegrityError:
+                original = _own_message(sender=sender, chat_id=chat.pk, client_message_id=client_message_id)
+                if original is None:
+                    raise
+                return original, False
+
+        # Never move the header back to an older message, whatever order concurrent sends commit in.
+        ChatHeader.objects.filter(Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk), pk=chat.pk).update(
+            last_message=message, last_activity_time=now
+        )
+        publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(chat.pk))
+        notification_services.message_created(message=message)
+    return message, True
+
+
+def message_update(*, user: User, chat_id: int, message_id: int, text: str, caption: str | None = None) -> ChatMessage:
+    """Edit one's own message; announces `messageUpdated`.
+
+    Rules: only the author, still a member of `chat_id`, may edit, and only a message that is not
+    deleted (`forbidden` otherwise, whether or not it exists). Text: the new text, under the same rules
+    as sending. Media: only the caption changes; `message` must repeat the stored path.
+    A caption left out (None) keeps the stored one.
+    """
+    if caption is not None:
+        _check_caption(caption)
+    with transaction.atomic():
+        message = (
+            ChatMessage.objects.select_for_update(of=("self",))
+            .filter(
+                pk=message_id,
+                chat_id=chat_id,
+                sender_id=user.pk,
+                is_deleted=False,
+                chat__memberships__user_id=user.pk,
+            )
+            .first()
+        )
+        if message is None:
+            raise Forbidden("You can only edit your own messages in chats you are a member of.")
+        message.sender = user
+        if message.message_type == MessageType.TEXT:
+            message.message = _clean_text(text)
+        elif text != message.message:
+            raise Invalid("message: a media message keeps its file; only its caption can be edited.", field="message")
+        if caption is not None:
+            message.caption = caption
+        message.last_modification_time = timezone.now()
+        message.is_edited = True
+        message.save(update_fields=["message", "caption", "last_modification_time", "is_edited"])
+        publish("messageUpdated", dtos.message_dto(message), room=chat_room(chat_id))
+    return message
+
+
+def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[int]:
+    """Soft-delete one's own messages; returns the ids (in the order asked, without repeats).
+
+    Rules: at most 100 ids; every one must be a message of `chat_id` written by the user, who is still
+    a member, else `forbidden` and nothing is deleted. Deleted messages stay for moderators and vanish
+    from every client read. Ids already deleted count as done (a retry after a lost ack succeeds) but
+    are not announced again. If the chat's last message goes, the header points at the newest visible
+    one. `messageDeleted` goes to the chat's room once per newly deleted id.
+    """
+    ids = list(dict.fromkeys(message_ids))
+    if not ids:
+        raise Invalid("ids: name at least one message.")
+    if len(ids) > MAX_REMOVE_IDS:
+        raise Invalid(f"ids: at most {MAX_REMOVE_IDS} messages at once.")
+    with transaction.atomic():
+        found = dict(
+            ChatMessage.objects.filter(
+                pk__in=ids, chat_id=chat_id, sender_id=user.pk, chat__memberships__user_id=user.pk
+            ).values_list("id", "is_deleted")
+        )
+        if len(found) != len(ids):
+            raise Forbidden("You can only delete your own messages in chats you are a member of.")
+        fresh = [message_id for message_id in ids if not found[message_id]]
+        if fresh:
+            ChatMessage.objects.filter(pk__in=fresh, is_deleted=False).update(
+                is_deleted=True, deletion_time=timezone.now()
+            )
+            newest_visible = (
+                ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
+            )
+            ChatHeader.objects.filter(pk=chat_id, last_message_id__in=fresh).update(
+                last_message_id=Subquery(newest_visible)
+            )
+            for message_id in fresh:
+                publish("messageDeleted", (message_id, {"chatHeaderId": chat_id}), room=chat_room(chat_id))
+    return ids
+
+
+def chat_mark_read(*, user: User, chat_id: int) -> int | None:
+    """Mark everything in the chat read for `user`, up to its newest visible message; returns that id.
+
+    Rules: members only (`forbidden` otherwise). The read mark is a high-water mark and never moves
+    back. `messageHasBeenRead` goes to the chat's room, and the user's other devices are told.
+    """
+    newest_visible = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
+    with transaction.atomic():
+        row = (
+            ChatMember.objects.filter(chat_id=chat_id, user_id=user.pk)
+            .annotate(newest=Subquery(newest_visible))
+            .values("pk", "last_read_message_id", "newest")
+            .first()
+        )
+        if row is None:
+            raise Forbidden("You are not a member of this chat.")
+        last_read, newest = row["last_read_message_id"], row["newest"]
+        if newest is not None and (last_read is None or newest > last_read):
+            ChatMember.objects.filter(
+                Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=newest), pk=row["pk"]
+            ).update(last_read_message_id=newest)
+            last_read = newest
+        publish(
+            "messageHasBeenRead",
+            (chat_id, {"userId": str(user.pk), "lastReadMessageId": last_read}),
+            room=chat_room(chat_id),
+        )
+        notification_services.chat_read(user=user, chat_id=chat_id, last_read_message_id=last_read)
+    return last_read

@@ -1,0 +1,70 @@
+"""The message events (CONTRACT §4): createMessage, findAllMessages, updateMessage, removeMessage,
+readMessage. Each handler identifies the user, validates the payload's shape and crosses into the ORM's
+thread once, for one service or selector call.
+
+Writes are `ordered`: a socket's write events run one at a time in arrival order, which is how one
+sender's messages reach every receiver in the order they were sent (CONTRACT §5).
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+
+from chat import dtos
+from chat.selectors import messages as message_selectors
+from chat.services import messages as message_services
+from chat.sockets.auth import event_user
+from chat.sockets.message_payloads import (
+    CreateMessagePayload,
+    FindAllMessagesPayload,
+    ReadMessagePayload,
+    RemoveMessagePayload,
+    UpdateMessagePayload,
+)
+from chat.sockets.payloads import validate
+from chat.sockets.server import on
+
+_message_create = sync_to_async(message_services.message_create)
+_message_update = sync_to_async(message_services.message_update)
+_message_remove = sync_to_async(message_services.message_remove)
+_chat_mark_read = sync_to_async(message_services.chat_mark_read)
+_message_page = sync_to_async(message_selectors.message_page)
+
+
+@on("createMessage", ordered=True)
+async def create_message(sid: str, payload: dict):
+    user, _ = await event_user(sid, payload)
+    data = validate(CreateMessagePayload, payload)
+    message, _created = await _message_create(sender=user, **data)
+    return {"chatMessage": dtos.message_dto(message)}
+
+
+@on("findAllMessages")
+async def find_all_messages(sid: str, payload: dict):
+    user, _ = await event_user(sid, payload)
+    data = validate(FindAllMessagesPayload, payload)
+    return await _message_page(user=user, **data)
+
+
+@on("updateMessage", ordered=True)
+async def update_message(sid: str, payload: dict):
+    user, _ = await event_user(sid, payload)
+    data = validate(UpdateMessagePayload, payload)
+    message = await _message_update(user=user, **data)
+    return dtos.message_dto(message)
+
+
+@on("removeMessage", ordered=True)
+async def remove_message(sid: str, payload: dict):
+    user, _ = await event_user(sid, payload)
+    data = validate(RemoveMessagePayload, payload)
+    deleted = await _message_remove(user=user, **data)
+    return {"deletedIds": deleted}
+
+
+@on("readMessage", ordered=True)
+async def read_message(sid: str, payload: dict):
+    user, _ = await event_user(sid, payload)
+    data = validate(ReadMessagePayload, payload)
+    last_read = await _chat_mark_read(user=user, **data)
+    return {"chatHeaderId": data["chat_id"], "lastReadMessageId": last_read, "unreadCount": 0}
