@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from socketio.exceptions import ConnectionRefusedError
 
+from chat import dtos
 from chat.events import user_room
 from chat.models import User
 from chat.selectors import chats as chat_selectors
@@ -22,7 +23,7 @@ from chat.services import users as user_services
 from chat.sockets.presence import get_presence
 from chat.sockets.server import sio
 from chat.tokens import decode_token, parse_user_id, user_for_claims
-from chat_project.errors import Forbidden, Unauthorized
+from chat_project.errors import Forbidden, Invalid, Unauthorized
 
 logger = logging.getLogger("chat.sockets")
 
@@ -63,7 +64,9 @@ async def connect(sid, environ, auth=None):
             raise ConnectionRefusedError("userId query parameter is required and must be a GUID")
         client_type = (_first(query, "clientType") or "web")[:32]
         token = handshake_token(environ, auth)
-        session = {"claimed_user_id": str(claimed), "client_type": client_type, "user": None, "typing": set()}
+        # "typing": {chat id: announced name} for the chats this socket said it is typing in, so that a
+        # disconnect can stop them (CONTRACT §3).
+        session = {"claimed_user_id": str(claimed), "client_type": client_type, "user": None, "typing": {}}
         if token is None:
             if settings.CHAT_REQUIRE_SOCKET_TOKEN:
                 raise ConnectionRefusedError("an access token is required")
@@ -77,7 +80,7 @@ async def connect(sid, environ, auth=None):
             raise ConnectionRefusedError("the access token belongs to another user than userId")
         session.update(token=token.strip(), token_expires_at=expires_at)
         await sio.save_session(sid, session)
-        await _bind(sid, session, user)
+        await _bind(sid, session, user, connecting=True)
         return True
     except ConnectionRefusedError:
         raise
@@ -86,8 +89,17 @@ async def connect(sid, environ, auth=None):
         raise ConnectionRefusedError("server error while connecting") from exc
 
 
-async def _bind(sid: str, session: dict, user: User) -> None:
-    """Make the socket count as its user: user room, presence, `clientStatus` when newly online."""
+async def _bind(sid: str, session: dict, user: User, *, connecting: bool = False) -> None:
+    """Make the socket count as its user: user room, presence, `clientStatus` when newly online.
+
+    A socket that binds through its first event counts as connecting at that moment. If it went away
+    while its token was being checked it must not be counted: its disconnect has already run and
+    nothing would ever remove it from presence again.
+    """
+    if session.get("user") is not None:
+        return  # two first events raced: the other one bound it
+    if not connecting and not sio.manager.is_connected(sid, "/"):
+        raise Unauthorized("This socket has disconnected.")
     session["user"] = user
     await sio.enter_room(sid, user_room(user.pk))
     came_online = get_presence().add_socket(str(user.pk), sid, session["client_type"])
@@ -98,7 +110,7 @@ async def _bind(sid: str, session: dict, user: User) -> None:
 async def _announce_status(user: User, client_type: str, *, active: bool) -> None:
     contacts = await sync_to_async(chat_selectors.contact_user_ids)(user_id=user.pk)
     if contacts:
-        payload = {"userId": str(user.pk), "clientType": client_type, "activeNow": active}
+        payload = dtos.client_status_event(user_id=user.pk, client_type=client_type, active=active)
         await sio.emit("clientStatus", payload, to=[user_room(uid) for uid in contacts])
 
 
@@ -144,7 +156,7 @@ async def event_user(sid: str, payload: dict) -> tuple[User, dict]:
             raise Unauthorized("This socket is not verified: send an accessToken.")
         return user, session
     if not isinstance(raw, str):
-        raise Unauthorized("accessToken must be a string.")
+        raise Invalid("accessToken must be a string.", field="accessToken")
     token = raw.strip()
     if user is not None and token == session.get("token") and session.get("token_expires_at", 0) > time.time():
         return user, session

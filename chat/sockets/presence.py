@@ -29,8 +29,9 @@ class MemoryPresence:
         """Register a verified socket; True when the user has just come online."""
         with self._lock:
             sids = self._user_sids[str(user_id)]
+            added = sid not in sids
             sids[sid] = client_type
-            return len(sids) == 1
+            return added and len(sids) == 1
 
     def remove_socket(self, user_id: str, sid: str) -> tuple[bool, set[int]]:
         """Forget a socket: (whether the user has just gone offline, chats it was viewing)."""
