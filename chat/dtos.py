@@ -114,3 +114,75 @@ def chat_header_dto(
         "unreadCount": unread_count,
         "members": [member_dto(m, online=online, viewing=viewing) for m in memberships],
     }
+
+
+# --- rooms, presence and the list events (getMyFriendships, getMyChats) ----------------------------
+
+
+def member_join_event(member: dict, *, chat_id: int) -> dict:
+    """`onMemberJoin`: the joiner's MemberDto plus the chat."""
+    return {**member, "chatHeaderId": chat_id}
+
+
+def join_room_ack(*, header: dict, current: dict, friendship_status: int | None) -> dict:
+    """The `joinRoom` ack. `members` repeats `roomMembers` because clients read either name."""
+    return {
+        "chatHeaderId": header["id"],
+        "joined": True,
+        "roomMembers": header["members"],
+        "members": header["members"],
+        "currentMember": current,
+        "friendshipStatus": friendship_status,
+        "chatHeader": header,
+    }
+
+
+def leave_room_ack(*, chat_id: int) -> dict:
+    return {"chatHeaderId": chat_id, "left": True}
+
+
+def typing_event(*, chat_id: int, user_id, name: str, is_typing: bool) -> dict:
+    return {"name": name, "isTyping": is_typing, "chatHeaderId": chat_id, "userId": str(user_id)}
+
+
+def client_status_event(*, user_id, client_type: str, active: bool) -> dict:
+    return {"userId": str(user_id), "clientType": client_type, "activeNow": active}
+
+
+def friend_dto(*, user_id, name: str, avatar: str, is_online: bool, chat_id: int | None) -> dict:
+    """An item of `getMyFriendships`."""
+    return {
+        "userId": str(user_id),
+        "name": name,
+        "avatar": avatar or None,
+        "isOnline": is_online,
+        "chatHeaderId": chat_id,
+    }
+
+
+def direct_chat_dto(
+    *,
+    chat_id: int,
+    other_id,
+    other_name: str,
+    other_avatar: str,
+    last_text: str | None,
+    last_time: datetime | None,
+    creation_time: datetime,
+    is_online: bool,
+    unread_count: int,
+    friendship_status: int | None,
+) -> dict:
+    """An item of `getMyChats`: a one-to-one chat seen from one side, named after the other user."""
+    return {
+        "chatHeaderId": chat_id,
+        "userId": str(other_id),
+        "userName": other_name,
+        "userAvatar": other_avatar or None,
+        "lastMessage": last_text,
+        "lastMessageTime": iso(last_time),
+        "creationTime": iso(creation_time),
+        "isOnline": is_online,
+        "unreadCount": unread_count,
+        "friendshipStatus": friendship_status,
+    }

@@ -4,4 +4,5 @@ payload, call one service or selector, return the DTO."""
 from chat.sockets import (
     auth,  # noqa: F401 - connect and disconnect
     message_handlers,  # noqa: F401
+    room_handlers,  # noqa: F401
 )

@@ -1,0 +1,114 @@
+"""Room, typing and list events (CONTRACT §4): joinRoom, leaveRoom, roomTyping, findAllChatHeaders,
+getMyFriendships, getMyChats.
+
+Each handler validates the payload's shape, identifies the user, does its database work in one hop
+to the ORM's thread, and then touches socket state (rooms, viewing, typing) on the event loop only
+if the socket is still connected: everything after the hop runs without awaiting, so either this
+socket's disconnect has not started yet and will clean up after us, or it has and we leave nothing.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+
+from chat import dtos
+from chat.events import chat_room
+from chat.selectors import lists
+from chat.services import rooms
+from chat.sockets import room_payloads as p
+from chat.sockets.auth import disconnect_hooks, event_user
+from chat.sockets.payloads import validate
+from chat.sockets.server import on, sio
+from chat_project.errors import Forbidden, Unauthorized
+
+NAMESPACE = "/"
+
+
+def _connected(sid: str) -> bool:
+    return sio.manager.is_connected(sid, NAMESPACE)
+
+
+def _require_same_user(user, claimed: list[str]) -> None:
+    for value in claimed:
+        if not p.same_user(value, user.pk):
+            raise Forbidden("userId is not the user of this access token.")
+
+
+@on("joinRoom")
+async def join_room(sid: str, payload: dict):
+    data = validate(p.JoinRoomPayload, payload)
+    user, _ = await event_user(sid, payload)
+    _require_same_user(user, [data["user_id"]] if data.get("user_id") else [])
+    joined = await sync_to_async(rooms.room_join)(
+        user=user, chat_id=data.get("chat_id"), other_user_id=data.get("other_user_id")
+    )
+    if not _connected(sid):
+        raise Unauthorized("This socket has disconnected.")
+    await sio.enter_room(sid, chat_room(joined.chat_id))  # local bookkeeping: does not yield
+    rooms.viewing_start(sid=sid, user_id=user.pk, chat_id=joined.chat_id)
+    rooms.member_join_announce(chat_id=joined.chat_id, member=joined.member, skip_sid=sid)
+    return joined.ack
+
+
+@on("leaveRoom")
+async def leave_room(sid: str, payload: dict):
+    data = validate(p.LeaveRoomPayload, payload)
+    user, session = await event_user(sid, payload)
+    chat_id = data["chat_id"]
+    await sync_to_async(rooms.room_leave_check)(user=user, chat_id=chat_id)
+    rooms.viewing_stop(sid=sid, chat_id=chat_id)
+    # Whoever stops looking at a chat stops typing in it too.
+    name = session["typing"].pop(chat_id, None)
+    if name is not None:
+        rooms.typing_announce(chat_id=chat_id, user_id=user.pk, name=name, is_typing=False, skip_sid=sid)
+    await sio.leave_room(sid, chat_room(chat_id))
+    return dtos.leave_room_ack(chat_id=chat_id)
+
+
+# `ordered`: a quick "typing" then "stopped" must reach the others in that order.
+@on("roomTyping", ordered=True)
+async def room_typing(sid: str, payload: dict):
+    data = validate(p.RoomTypingPayload, payload)
+    user, session = await event_user(sid, payload)
+    chat_id, is_typing = data["chat_id"], data["is_typing"]
+    name = await sync_to_async(rooms.room_member_name)(user=user, chat_id=chat_id)
+    if not _connected(sid):
+        raise Unauthorized("This socket has disconnected.")
+    if is_typing:
+        session["typing"][chat_id] = name
+    else:
+        session["typing"].pop(chat_id, None)
+    return rooms.typing_announce(chat_id=chat_id, user_id=user.pk, name=name, is_typing=is_typing, skip_sid=sid)
+
+
+@on("findAllChatHeaders")
+async def find_all_chat_headers(sid: str, payload: dict):
+    data = validate(p.FindAllChatHeadersPayload, payload)
+    user, _ = await event_user(sid, payload)
+    _require_same_user(user, data["user_ids"])
+    return await sync_to_async(lists.chat_headers_page)(
+        user=user, skip=data["skip"], limit=data["limit"], rooms=data["rooms"]
+    )
+
+
+@on("getMyFriendships", payload_required=False)
+async def get_my_friendships(sid: str, payload: dict):
+    validate(p.TokenOnlyPayload, payload)
+    user, _ = await event_user(sid, payload)
+    return await sync_to_async(lists.friends_for_user)(user=user)
+
+
+@on("getMyChats", payload_required=False)
+async def get_my_chats(sid: str, payload: dict):
+    validate(p.TokenOnlyPayload, payload)
+    user, _ = await event_user(sid, payload)
+    return await sync_to_async(lists.direct_chats_for_user)(user=user)
+
+
+async def _stop_typing(sid: str, session: dict) -> None:
+    user = session.get("user")
+    if user is not None and session.get("typing"):
+        rooms.typing_stop_all(sid=sid, user_id=user.pk, typing=session["typing"])
+
+
+disconnect_hooks.append(_stop_typing)
