@@ -210,6 +210,14 @@ PUSH_BACKEND = env_str("PUSH_BACKEND", "notifications.backends.console.PushBacke
 PUSH_FILE_PATH = env_str("PUSH_FILE_PATH", str(BASE_DIR / "pushes.jsonl"))
 FIREBASE_CREDENTIALS = env_str("FIREBASE_CREDENTIALS")
 PUSH_WORKER_IN_PROCESS = env_bool("PUSH_WORKER_IN_PROCESS", True)
+PUSH_MAX_ATTEMPTS = env_int("PUSH_MAX_ATTEMPTS", 8)  # then the push is failed, its last error kept
+PUSH_RETRY_BASE_SECONDS = env_int("PUSH_RETRY_BASE_SECONDS", 5)  # backoff: base * 2^(attempt-1), Retry-After wins
+PUSH_RETRY_MAX_SECONDS = env_int("PUSH_RETRY_MAX_SECONDS", 3600)
+PUSH_BATCH_SIZE = env_int("PUSH_BATCH_SIZE", 500)  # rows claimed per step; FCM send_each takes at most 500
+PUSH_POLL_SECONDS = env_int("PUSH_POLL_SECONDS", 5)  # idle poll of the delivery loop (other processes' rows)
+PUSH_CLAIM_TIMEOUT = env_int("PUSH_CLAIM_TIMEOUT", 300)  # a row left "sending" this long is retried
+PUSH_FCM_TIMEOUT = env_int("PUSH_FCM_TIMEOUT", 30)  # seconds per FCM HTTP request
+PUSH_RETENTION_DAYS = env_int("PUSH_RETENTION_DAYS", 7)  # finished pushes are deleted after this
 
 LOGGING = {
     "version": 1,
