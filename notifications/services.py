@@ -1,14 +1,200 @@
 """Push notification services (CONTRACT §7). Called by chat services inside their transactions.
 
-The push feature fills these in; until then they do nothing.
+`message_created` and `chat_read` only write outbox rows (`Push`, one per device) in the caller's
+transaction, so a push exists exactly when its cause committed; the delivery loop
+(`notifications.worker`) is woken after the commit and sends them off the request path.
 """
 
 from __future__ import annotations
 
+import logging
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, direct_pair_key
+from chat.sockets.presence import get_presence
+from notifications import content
+from notifications.models import Device, Push, PushKind, PushState
+
+logger = logging.getLogger("notifications")
+
+
+def _wake_after_commit() -> None:
+    from notifications.worker import wake
+
+    transaction.on_commit(wake, robust=True)
+
+
+def push_recipient_ids(*, message: ChatMessage) -> set[str]:
+    """Who gets a push for `message`: every member but the sender with no socket viewing the chat.
+
+    Viewing is per socket and shared by every worker (presence): a user whose phone has `joinRoom`ed
+    the chat gets no push on any device; offline users and online users who never joined the room
+    (or left it) do. Users with a block between them and the sender (either way) get nothing, in
+    groups too; a one-to-one chat with a block never gets here (createMessage refuses it).
+    """
+    member_ids = {
+        str(uid)
+        for uid in ChatMember.objects.filter(chat_id=message.chat_id, user__is_active=True)
+        .exclude(user_id=message.sender_id)
+        .values_list("user_id", flat=True)
+    }
+    return _not_viewing_nor_blocked(message, member_ids)
+
+
+def _not_viewing_nor_blocked(message: ChatMessage, user_ids: set[str]) -> set[str]:
+    user_ids = user_ids - get_presence().viewing_user_ids(message.chat_id)
+    if not user_ids:
+        return user_ids
+    keys = [direct_pair_key(message.sender_id, uid) for uid in user_ids]
+    blocked = Friendship.objects.filter(pair_key__in=keys, status=FriendshipStatus.BLOCKED).values_list(
+        "requester_id", "addressee_id"
+    )
+    blocked_ids = {str(uid) for pair in blocked for uid in pair}
+    return user_ids - blocked_ids
+
 
 def message_created(*, message) -> None:
-    """A message was stored (called inside the creating transaction): queue pushes for it."""
+    """A message was stored (called inside the creating transaction): queue pushes for it.
+
+    One `Push` row per device of each recipient (see `push_recipient_ids`). Title, body and data are
+    fixed now; the badge (the recipient's unread total) is counted when the push is sent. A failure
+    here is logged and never undoes the message: pushes are secondary to delivering the chat.
+    """
+    try:
+        with transaction.atomic():
+            _queue_message_pushes(message)
+    except Exception:
+        logger.exception("could not queue pushes for message %s", getattr(message, "pk", None))
+
+
+def _queue_message_pushes(message: ChatMessage) -> None:
+    # The cheap question first: most chats have few members with devices.
+    devices = list(
+        Device.objects.filter(
+            user__memberships__chat_id=message.chat_id,
+            user__is_active=True,
+        )
+        .exclude(user_id=message.sender_id)
+        .only("id", "user_id", "token", "platform")
+    )
+    if not devices:
+        return
+    recipients = _not_viewing_nor_blocked(message, {str(d.user_id) for d in devices})
+    if not recipients:
+        return
+    chat = message.chat
+    title = content.message_title(message, chat)
+    body = content.message_body(message)
+    data = content.message_data(message)
+    now = timezone.now()
+    Push.objects.bulk_create(
+        [
+            Push(
+                kind=PushKind.MESSAGE,
+                user_id=device.user_id,
+                device=device,
+                token=device.token,
+                platform=device.platform,
+                chat_id=message.chat_id,
+                message=message,
+                title=title,
+                body=body,
+                data=data,
+                next_attempt_at=now,
+                creation_time=now,
+            )
+            for device in devices
+            if str(device.user_id) in recipients
+        ]
+    )
+    _wake_after_commit()
 
 
 def chat_read(*, user, chat_id: int, last_read_message_id: int | None) -> None:
-    """`user` read a chat (called inside the transaction): tell their other devices to clear it."""
+    """`user` read a chat (called inside the transaction): tell their other devices to clear it.
+
+    A data-only push (`{"type": "read", chatHeaderId, lastReadMessageId}`) to each of the user's
+    devices, so that the apps remove that chat's notifications (and iOS updates its badge). Only
+    when there is something to clear: a push about this chat was queued for the user since the last
+    read push. Pushes of this chat still waiting for delivery are dropped: they are read already.
+    """
+    try:
+        with transaction.atomic():
+            _queue_read_pushes(user, chat_id, last_read_message_id)
+    except Exception:
+        logger.exception("could not queue read pushes for chat %s", chat_id)
+
+
+def _queue_read_pushes(user, chat_id: int, last_read_message_id: int | None) -> None:
+    now = timezone.now()
+    mine = Push.objects.filter(user_id=user.pk, chat_id=chat_id)
+    unsent = mine.filter(kind=PushKind.MESSAGE, state=PushState.PENDING)
+    if last_read_message_id is not None:
+        unsent = unsent.filter(Q(message_id__lte=last_read_message_id) | Q(message__isnull=True))
+    unsent.update(state=PushState.DROPPED, last_error="read before it was sent", claimed_at=None)
+
+    last_read_push = mine.filter(kind=PushKind.READ).order_by("-id").values_list("id", flat=True).first()
+    notified = mine.filter(kind=PushKind.MESSAGE, state__in=[PushState.SENT, PushState.SENDING])
+    if last_read_push is not None:
+        notified = notified.filter(id__gt=last_read_push)
+    if not notified.exists():
+        return
+    devices = list(Device.objects.filter(user_id=user.pk).only("id", "user_id", "token", "platform"))
+    if not devices:
+        return
+    # A newer read supersedes one not yet sent.
+    mine.filter(kind=PushKind.READ, state=PushState.PENDING).update(
+        state=PushState.DROPPED, last_error="superseded by a newer read"
+    )
+    data = content.read_data(chat_id=chat_id, last_read_message_id=last_read_message_id)
+    Push.objects.bulk_create(
+        [
+            Push(
+                kind=PushKind.READ,
+                user_id=user.pk,
+                device=device,
+                token=device.token,
+                platform=device.platform,
+                chat_id=chat_id,
+                data=data,
+                next_attempt_at=now,
+                creation_time=now,
+            )
+            for device in devices
+        ]
+    )
+    _wake_after_commit()
+
+
+def push_test_create(*, user, title: str, body: str) -> list[Push]:
+    """Queue a test push to each of `user`'s devices (manage.py send_test_push)."""
+    now = timezone.now()
+    pushes = [
+        Push(
+            kind=PushKind.TEST,
+            user_id=user.pk,
+            device=device,
+            token=device.token,
+            platform=device.platform,
+            title=title,
+            body=body,
+            data={"type": "test"},
+            next_attempt_at=now,
+            creation_time=now,
+        )
+        for device in Device.objects.filter(user_id=user.pk)
+    ]
+    return Push.objects.bulk_create(pushes)
+
+
+def push_retry(*, push_ids) -> int:
+    """Put failed (or waiting) pushes back in the queue now, with a fresh attempt budget (admin)."""
+    count = Push.objects.filter(id__in=list(push_ids), state__in=[PushState.FAILED, PushState.PENDING]).update(
+        state=PushState.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_at=None, claim_id=""
+    )
+    if count:
+        _wake_after_commit()
+    return count

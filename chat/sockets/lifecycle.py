@@ -29,3 +29,7 @@ async def shutdown() -> None:
         except Exception:
             logger.exception("shutdown hook %s failed", hook)
     bridge.detach()
+
+
+# The push delivery loop (notifications) appends itself to the hooks above.
+from notifications import server_hooks  # noqa: E402, F401
