@@ -1,0 +1,123 @@
+"""Helpers shared by the message event tests (not collected: no `test_` prefix)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+from django.utils import timezone
+
+from chat.events import bridge, chat_room
+from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus
+from chat.selectors.chats import chat_header_dto_for
+from chat.services.chats import chat_direct_get_or_create
+from chat.sockets.server import sio
+from tests.conftest import run_sync
+
+MESSAGE_DTO_KEYS = {
+    "id",
+    "chatHeaderId",
+    "userId",
+    "message",
+    "messageType",
+    "caption",
+    "clientMessageId",
+    "creationTime",
+    "lastModificationTime",
+    "isEdited",
+    "user",
+}
+
+
+def direct_chat(user, other) -> int:
+    chat, _ = run_sync(chat_direct_get_or_create, user=user, other=other)
+    return chat.pk
+
+
+def group_chat(creator, *members) -> int:
+    """A group chat, as rows (group creation is the REST feature's; these tests only need the rows)."""
+
+    def make():
+        now = timezone.now()
+        chat = ChatHeader.objects.create(chat_type=ChatType.GROUP, name="Group", created_by=creator)
+        ChatMember.objects.create(chat=chat, user=creator, is_admin=True, joined_time=now)
+        for member in members:
+            ChatMember.objects.create(chat=chat, user=member, joined_time=now)
+        return chat.pk
+
+    return run_sync(make)
+
+
+def block(blocker, other) -> None:
+    def make():
+        Friendship.objects.update_or_create(
+            requester=blocker,
+            addressee=other,
+            defaults={"status": FriendshipStatus.BLOCKED, "blocked_by": blocker},
+        )
+
+    run_sync(make)
+
+
+def header(viewer, chat_id: int) -> dict:
+    return run_sync(chat_header_dto_for, viewer=viewer, chat_id=chat_id)
+
+
+def stored(chat_id: int, **filters) -> list[ChatMessage]:
+    return run_sync(lambda: list(ChatMessage.objects.filter(chat_id=chat_id, **filters).order_by("id")))
+
+
+async def join(client, chat_id: int) -> None:
+    """Put a client's socket in the chat's room, on the server's own loop (the server is in-process).
+
+    Room membership is what the message events fan out to; joinRoom itself is tested by its owner.
+    """
+    sid = client.sio.get_sid("/")
+    future = asyncio.run_coroutine_threadsafe(sio.enter_room(sid, chat_room(chat_id)), bridge.loop)
+    await asyncio.wrap_future(future)
+
+
+async def wait_events(client, event: str, count: int, timeout: float = 5) -> list:
+    """Wait until `client` has received at least `count` `event`s (already received ones count too)."""
+    deadline = time.monotonic() + timeout
+    while len(client.events[event]) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {count} {event!r}, got {client.events[event]!r}")
+        await asyncio.sleep(0.01)
+    return client.events[event]
+
+
+async def send(client, chat_id: int, text: str = "hello", **extra) -> dict:
+    ack = await client.call("createMessage", {"chatHeaderId": chat_id, "message": text, "messageType": 0, **extra})
+    assert "chatMessage" in ack, ack
+    return ack["chatMessage"]
+
+
+def assert_message_dto(dto: dict) -> None:
+    """The exact MessageDto of CONTRACT §5, with its types."""
+    assert set(dto) == MESSAGE_DTO_KEYS, dto
+    assert isinstance(dto["id"], int) and not isinstance(dto["id"], bool)
+    assert isinstance(dto["chatHeaderId"], int)
+    assert isinstance(dto["userId"], str)
+    assert isinstance(dto["message"], str)
+    assert dto["messageType"] in {0, 1, 2, 3, 4}
+    assert isinstance(dto["caption"], str)
+    assert dto["clientMessageId"] is None or isinstance(dto["clientMessageId"], str)
+    assert isinstance(dto["creationTime"], str) and dto["creationTime"].endswith("Z")
+    assert dto["lastModificationTime"] is None or dto["lastModificationTime"].endswith("Z")
+    assert isinstance(dto["isEdited"], bool)
+    assert set(dto["user"]) == {"id", "name", "avatar"}
+    assert dto["user"]["id"] == dto["userId"]
+
+
+async def make_scene(clients, make_user) -> SimpleNamespace:
+    """Alice and Bob share a chat. Each has one socket in its room (a1, b1) and one that is not (a2, b2);
+    Carol (c1) is a connected stranger, in a room of her own."""
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    chat_id = direct_chat(alice, bob)
+    a1, a2, b1, b2, c1 = [await clients(u) for u in (alice, alice, bob, bob, carol)]
+    await join(a1, chat_id)
+    await join(b1, chat_id)
+    await join(c1, direct_chat(carol, alice))
+    return SimpleNamespace(alice=alice, bob=bob, carol=carol, chat_id=chat_id, a1=a1, a2=a2, b1=b1, b2=b2, c1=c1)
