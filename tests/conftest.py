@@ -64,6 +64,36 @@ def token_for():
     return factory
 
 
+# --- the test database on PostgreSQL (make test-postgres) -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """One PostgreSQL test database per test process (as settings.py does for SQLite files), so that
+    concurrent runs on one server never drop each other's `test_<name>`."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.postgresql" and not db.setdefault("TEST", {}).get("NAME"):
+        db["TEST"]["NAME"] = f"test_{db['NAME']}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database; on PostgreSQL its teardown first ends the sessions that other
+    threads (the live server's ORM thread, `run_sync`'s worker) still hold, because PostgreSQL refuses
+    to drop a database that is in use and would leave it behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 # --- live server ---------------------------------------------------------------------------------
 
 
