@@ -1,0 +1,197 @@
+"""The message services and the rate limiter, without sockets: transactions, events, races, limits."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+from chat import dtos, ratelimit
+from chat.events import bridge, chat_room
+from chat.models import ChatHeader, ChatMember, ChatMessage
+from chat.services import messages as message_services
+from chat.services.chats import chat_direct_get_or_create
+from chat_project.errors import Forbidden, Invalid, RateLimited
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def emitted(monkeypatch):
+    """What the services hand to the socket server once their transaction commits."""
+    sent = []
+    monkeypatch.setattr(bridge, "emit", lambda event, data, **kw: sent.append((event, data, kw["room"])))
+    return sent
+
+
+@pytest.fixture
+def pair(make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    chat, _ = chat_direct_get_or_create(user=alice, other=bob)
+    return alice, bob, chat
+
+
+def create(sender, chat, text="hi", **kwargs):
+    message, _ = message_services.message_create(sender=sender, chat_id=chat.pk, message_type=0, text=text, **kwargs)
+    return message
+
+
+def test_events_leave_only_after_commit(pair, emitted, django_capture_on_commit_callbacks):
+    alice, _bob, chat = pair
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        with transaction.atomic():
+            create(alice, chat, "rolled back")
+            assert emitted == []  # not yet: still inside the transaction
+            raise RuntimeError
+    assert emitted == [] and not ChatMessage.objects.exists()
+    assert ChatHeader.objects.get(pk=chat.pk).last_message_id is None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = create(alice, chat, "kept")
+    assert emitted == [("message", {"chatMessage": dtos.message_dto(message)}, chat_room(chat.pk))]
+
+
+def test_client_message_id_race_is_settled_by_the_constraint(pair, emitted, monkeypatch):
+    """Two retries that both miss the look-up: the unique constraint lets one insert, the other
+    answers with the winner's message."""
+    alice, _bob, chat = pair
+    original = create(alice, chat, "first", client_message_id="k")
+    real_lookup = message_services._own_message
+    calls = []
+
+    def miss_once(**kwargs):
+        calls.append(kwargs)
+        return None if len(calls) == 1 else real_lookup(**kwargs)
+
+    monkeypatch.setattr(message_services, "_own_message", miss_once)
+    again, created = message_services.message_create(
+        sender=alice, chat_id=chat.pk, message_type=0, text="second", client_message_id="k"
+    )
+    assert (again.pk, created, len(calls)) == (original.pk, False, 2)
+    assert ChatMessage.objects.count() == 1
+    # The transaction survived the failed insert (savepoint): later writes work.
+    assert create(alice, chat, "later").pk > original.pk
+
+
+def test_values_dto_matches_the_instance_dto(pair, make_user):
+    alice, _bob, chat = pair
+    message = create(alice, chat, "same shape", caption="c", client_message_id="x")
+    message_services.message_update(user=alice, chat_id=chat.pk, message_id=message.pk, text="edited")
+    message = ChatMessage.objects.select_related("sender").get(pk=message.pk)
+    row = ChatMessage.objects.filter(pk=message.pk).values(*dtos.MESSAGE_DTO_VALUES).get()
+    assert dtos.message_dto_from_values(row) == dtos.message_dto(message)
+
+
+def test_header_pointer_only_moves_for_the_last_message(pair):
+    alice, _bob, chat = pair
+    first, second = create(alice, chat, "1"), create(alice, chat, "2")
+    message_services.message_remove(user=alice, chat_id=chat.pk, message_ids=[first.pk])
+    assert ChatHeader.objects.get(pk=chat.pk).last_message_id == second.pk
+    message_services.message_remove(user=alice, chat_id=chat.pk, message_ids=[second.pk])
+    assert ChatHeader.objects.get(pk=chat.pk).last_message_id is None
+
+
+def test_remove_limits(pair):
+    alice, _bob, chat = pair
+    with pytest.raises(Invalid):
+        message_services.message_remove(user=alice, chat_id=chat.pk, message_ids=[])
+    with pytest.raises(Invalid):
+        message_services.message_remove(user=alice, chat_id=chat.pk, message_ids=list(range(1, 102)))
+
+
+def test_read_mark_never_moves_back(pair, emitted, django_capture_on_commit_callbacks):
+    alice, bob, chat = pair
+    first, second = create(alice, chat, "1"), create(alice, chat, "2")
+    assert message_services.chat_mark_read(user=bob, chat_id=chat.pk) == second.pk
+    message_services.message_remove(user=alice, chat_id=chat.pk, message_ids=[second.pk])
+    assert message_services.chat_mark_read(user=bob, chat_id=chat.pk) == second.pk
+    assert ChatMember.objects.get(chat=chat, user=bob).last_read_message_id == second.pk > first.pk
+    with pytest.raises(Forbidden):
+        message_services.chat_mark_read(user=bob, chat_id=chat.pk + 1000)
+    with django_capture_on_commit_callbacks(execute=True):
+        message_services.chat_mark_read(user=bob, chat_id=chat.pk)
+    assert emitted == [
+        ("messageHasBeenRead", (chat.pk, {"userId": str(bob.pk), "lastReadMessageId": second.pk}), chat_room(chat.pk))
+    ]
+
+
+def test_rate_limit_in_the_service(pair, settings):
+    settings.CHAT_RATE_LIMIT = "2/1h"
+    alice, bob, chat = pair
+    create(alice, chat, "1")
+    create(alice, chat, "2")
+    with pytest.raises(RateLimited):
+        create(alice, chat, "3")
+    create(bob, chat, "bob has his own budget")
+    assert ChatMessage.objects.count() == 3
+
+
+# --- the limiter -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("30/10s", ratelimit.Rate(30, 10.0)),
+        ("5/s", ratelimit.Rate(5, 1.0)),
+        ("100/2min", ratelimit.Rate(100, 120.0)),
+        (" 7 / 1h ", ratelimit.Rate(7, 3600.0)),
+        ("0", None),
+        ("", None),
+        (None, None),
+        ("0/10s", None),
+    ],
+)
+def test_parse_rate(value, expected):
+    assert ratelimit.parse_rate(value) == expected
+
+
+@pytest.mark.parametrize("value", ["30", "thirty/10s", "30/10x", "30/0s", "-1/10s"])
+def test_parse_rate_refuses_nonsense(value):
+    with pytest.raises(ImproperlyConfigured):
+        ratelimit.parse_rate(value)
+
+
+def test_memory_limiter_slides(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: now[0])
+    limiter, rate = ratelimit.MemoryLimiter(), ratelimit.Rate(limit=2, window=10)
+    assert limiter.hit("u", rate) and limiter.hit("u", rate)
+    assert not limiter.hit("u", rate)  # full
+    assert limiter.hit("v", rate)  # per key
+    now[0] += 5
+    assert not limiter.hit("u", rate)  # refused hits are not recorded...
+    now[0] += 5.001
+    assert limiter.hit("u", rate)  # ...so the window frees up on time
+    assert limiter.hit("u", rate) and not limiter.hit("u", rate)
+
+
+@pytest.mark.redis
+def test_redis_limiter_is_shared_by_every_worker(redis_url):
+    rate = ratelimit.Rate(limit=3, window=60)
+    worker_a = ratelimit.RedisLimiter(redis_url, "test:ratelimit")
+    worker_b = ratelimit.RedisLimiter(redis_url, "test:ratelimit")
+    assert [worker_a.hit("u", rate), worker_b.hit("u", rate), worker_a.hit("u", rate)] == [True, True, True]
+    assert not worker_b.hit("u", rate) and not worker_a.hit("u", rate)
+    assert worker_b.hit("other", rate)
+    worker_a.reset()
+    assert worker_b.hit("u", rate)
+
+
+def test_redis_limiter_fails_open():
+    limiter = ratelimit.RedisLimiter("redis://127.0.0.1:1/0", "test:ratelimit")
+    assert limiter.hit("u", ratelimit.Rate(limit=1, window=60))
+
+
+@pytest.mark.redis
+def test_limiter_follows_redis_url(settings, redis_url):
+    settings.REDIS_URL = ""
+    assert isinstance(ratelimit.get_limiter(), ratelimit.MemoryLimiter)
+    settings.REDIS_URL = redis_url
+    assert isinstance(ratelimit.get_limiter(), ratelimit.RedisLimiter)
+    settings.CHAT_RATE_LIMIT = "1/1h"
+    ratelimit.check_rate(user_id="someone", action="test")
+    with pytest.raises(RateLimited):
+        ratelimit.check_rate(user_id="someone", action="test")
+    settings.REDIS_URL = ""
+    assert isinstance(ratelimit.get_limiter(), ratelimit.MemoryLimiter)
