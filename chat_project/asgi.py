@@ -12,10 +12,11 @@ import socketio  # noqa: E402
 
 from chat.sockets import lifecycle  # noqa: E402
 from chat.sockets.server import sio  # noqa: E402
+from uploads.guard import UploadGuard  # noqa: E402
 
 application = socketio.ASGIApp(
     sio,
-    django_app,
+    UploadGuard(django_app),
     socketio_path="socket.io",
     on_startup=lifecycle.startup,
     on_shutdown=lifecycle.shutdown,

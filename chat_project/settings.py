@@ -155,6 +155,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Uploads (CONTRACT §6): input limits per messageType, in bytes. Bodies above the largest are refused
+# while they stream in (uploads/guard.py); files are streamed to disk, never held in memory.
+UPLOAD_MAX_AUDIO_BYTES = env_int("UPLOAD_MAX_AUDIO_BYTES", 50 * 1024 * 1024)
+UPLOAD_MAX_IMAGE_BYTES = env_int("UPLOAD_MAX_IMAGE_BYTES", 50 * 1024 * 1024)
+UPLOAD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_BYTES", 50 * 1024 * 1024)
+UPLOAD_MAX_VIDEO_BYTES = env_int("UPLOAD_MAX_VIDEO_BYTES", 500 * 1024 * 1024)
+UPLOAD_MULTIPART_OVERHEAD_BYTES = env_int("UPLOAD_MULTIPART_OVERHEAD_BYTES", 64 * 1024)
+# Decompression-bomb limit, read from the image header before decoding (below Pillow's own).
+UPLOAD_IMAGE_MAX_PIXELS = env_int("UPLOAD_IMAGE_MAX_PIXELS", 64_000_000)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
+
 # --- CORS -----------------------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS

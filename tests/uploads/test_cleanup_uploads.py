@@ -1,0 +1,61 @@
+"""`manage.py cleanup_uploads`: files no message references (CONTRACT §8)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from chat.models import ChatMessage
+from chat.services.chats import chat_direct_get_or_create
+from tests.api.helpers import ok
+from tests.uploads import files
+from uploads.models import Upload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unreferenced_uploads_are_deleted(api, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    client = api(alice)
+
+    def upload(content, name, message_type):
+        return ok(
+            client.post(
+                "/api/chat/uploadFile",
+                {"file": SimpleUploadedFile(name, content), "messageType": message_type},
+                format="multipart",
+            ),
+            201,
+        )
+
+    used = upload(files.wav(), "a.wav", 1)
+    used_by_deleted = upload(b"doc", "a.txt", 3)
+    orphan = upload(files.png(), "a.png", 2)
+    fresh = upload(b"fresh", "b.txt", 3)
+    chat, _ = chat_direct_get_or_create(user=alice, other=bob)
+    ChatMessage.objects.create(chat=chat, sender=alice, message_type=1, message=used)
+    ChatMessage.objects.create(chat=chat, sender=alice, message_type=3, message=used_by_deleted, is_deleted=True)
+    # The same path in a message of another type does not count.
+    ChatMessage.objects.create(chat=chat, sender=alice, message_type=0, message=orphan)
+    Upload.objects.exclude(path=fresh).update(creation_time=timezone.now() - timedelta(days=2))
+
+    out = StringIO()
+    call_command("cleanup_uploads", "--dry-run", stdout=out)
+    assert orphan in out.getvalue() and "would delete 1" in out.getvalue()
+    assert Upload.objects.count() == 4
+
+    out = StringIO()
+    call_command("cleanup_uploads", stdout=out)
+    assert "deleted 1" in out.getvalue()
+    assert set(Upload.objects.values_list("path", flat=True)) == {used, used_by_deleted, fresh}
+    assert not default_storage.exists(orphan.removeprefix("/uploads/"))
+    assert default_storage.exists(used.removeprefix("/uploads/"))
+
+    call_command("cleanup_uploads", "--older-than", "0", stdout=StringIO())
+    assert not Upload.objects.filter(path=fresh).exists()

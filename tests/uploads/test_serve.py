@@ -1,0 +1,96 @@
+"""GET /uploads/<name>: served from the storage, never run in our origin (CONTRACT §6)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.api.helpers import error, ok
+from tests.uploads import files
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(api, make_user):
+    return api(make_user("Alice"))
+
+
+def upload(client, content, name, message_type):
+    response = client.post(
+        "/api/chat/uploadFile",
+        {"file": SimpleUploadedFile(name, content), "messageType": message_type},
+        format="multipart",
+    )
+    return ok(response, 201)
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_image_is_served_as_webp_without_sniffing(client, api):
+    path = upload(client, files.png(), "a.png", 2)
+    response = api().get(path)  # no token: the random name is the capability
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/webp"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert "attachment" not in response.get("Content-Disposition", "")
+    assert body(response)[:4] == b"RIFF"
+
+
+@pytest.mark.parametrize("name", ["evil.html", "evil.svg", "evil.htm"])
+def test_type_3_is_always_an_attachment(client, api, name):
+    content = b"<html><script>alert(document.cookie)</script></html>"
+    path = upload(client, content, name, 3)
+    response = api().get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert name in response["Content-Disposition"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert body(response) == content
+
+
+def test_video_answers_byte_ranges(client, api):
+    content = files.mp4() + bytes(range(256)) * 4
+    path = upload(client, content, "clip.mp4", 4)
+    response = api().get(path, HTTP_RANGE="bytes=10-19")
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes 10-19/{len(content)}"
+    assert response["Content-Type"] == "video/mp4"
+    assert body(response) == content[10:20]
+    tail = api().get(path, HTTP_RANGE="bytes=-5")
+    assert tail.status_code == 206 and body(tail) == content[-5:]
+    assert api().get(path, HTTP_RANGE=f"bytes={len(content)}-").status_code == 416
+    whole = api().get(path)
+    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes" and body(whole) == content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/uploads/chat-messages/images/doesnotexist0000.webp",
+        "/uploads/../chat_project/settings.py",
+        "/uploads/chat-messages/images/../../db.sqlite3",
+        "/uploads/chat-messages/images/%2e%2e%2f%2e%2e%2fdb.sqlite3",
+        "/uploads/chat-messages/other/abcdefgh12345678.txt",
+        "/uploads/",
+    ],
+)
+def test_unknown_and_traversing_paths_are_404(api, path):
+    response = api().get(path)
+    assert response.status_code == 404
+
+
+def test_files_written_outside_uploads_are_not_served(api, media_root):
+    (media_root / "chat-messages" / "files").mkdir(parents=True)
+    (media_root / "chat-messages" / "files" / "abcdefgh12345678.txt").write_text("not recorded")
+    error(api().get("/uploads/chat-messages/files/abcdefgh12345678.txt"), 404, "not_found")
+
+
+def test_only_get_and_head(client, api):
+    path = upload(client, b"x", "a.txt", 3)
+    assert api().head(path).status_code == 200
+    assert api().post(path).status_code == 405
