@@ -64,6 +64,12 @@ test-postgres: $(VENV)/.dev
 	echo "test-postgres: pytest on $(PG_TEST_URL)"; \
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PG_TESTS)
 
+# Numbers, not a test: a real server under the official socket.io-client on loopback, about a minute.
+# Prints a table and writes bench-results/latest.json (README, "Benchmarks"). `make bench BENCH_ARGS=--help`.
+BENCH_ARGS ?=
+bench: $(VENV)/.runtime
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

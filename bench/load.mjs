@@ -1,0 +1,218 @@
+// The load generator of `make bench` (bench/run.py starts the server and seeds users and chats).
+//
+//   node bench/load.mjs <config.json>
+//
+// config: {url, pid, users: [{id, token, chatHeaderId}], out, closedSockets, closedSeconds, openRate,
+//          openSeconds, pageCalls}. Users come in pairs sharing a one-to-one chat: users[2k] and users[2k+1].
+// Every phase is bounded in time; the results go to `out` as JSON. Progress goes to stderr.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+import { io } from 'socket.io-client';
+
+const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const ACK_TIMEOUT_MS = 10_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...args) => process.stderr.write(`[load] ${args.join(' ')}\n`);
+
+function rssKb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+function summary(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (v) => (v === null ? null : Math.round(v * 1000) / 1000);
+  return {
+    count: sorted.length,
+    p50_ms: round(percentile(sorted, 50)),
+    p90_ms: round(percentile(sorted, 90)),
+    p99_ms: round(percentile(sorted, 99)),
+    max_ms: round(sorted.at(-1) ?? null),
+  };
+}
+
+function connect(user) {
+  return new Promise((resolve, reject) => {
+    const socket = io(config.url, {
+      query: { userId: user.id },
+      auth: { accessToken: user.token },
+      transports: ['websocket'],
+      forceNew: true, // one connection per user, as separate devices would
+      reconnection: false,
+    });
+    const timer = setTimeout(() => reject(new Error(`connect timeout for ${user.id}`)), 20_000);
+    socket.once('connect', () => { clearTimeout(timer); resolve(socket); });
+    socket.once('connect_error', (error) => { clearTimeout(timer); reject(error); });
+  });
+}
+
+async function inBatches(items, size, fn) {
+  const results = [];
+  for (let i = 0; i < items.length; i += size) {
+    results.push(...(await Promise.all(items.slice(i, i + size).map((item, j) => fn(item, i + j)))));
+  }
+  return results;
+}
+
+const call = (socket, event, payload) => socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+
+async function main() {
+  const { users, pid } = config;
+  const results = { sockets: users.length };
+
+  // Warm-up: imports, caches and code paths that the first connections pay for once.
+  const warm = await inBatches(users.slice(0, 20), 20, connect);
+  await Promise.all(warm.map((s, i) => call(s, 'getMyChats', {}).catch(() => null).then(() => users[i])));
+  for (const s of warm) s.disconnect();
+  await sleep(1500);
+
+  // (c) Memory per idle connected socket.
+  const rssBefore = rssKb(pid);
+  const started = performance.now();
+  const sockets = await inBatches(users, 100, connect);
+  const connectSeconds = (performance.now() - started) / 1000;
+  await sleep(2000);
+  const rssAfter = rssKb(pid);
+  results.memory = {
+    rss_before_kb: rssBefore,
+    rss_after_kb: rssAfter,
+    per_socket_kb: Math.round(((rssAfter - rssBefore) / users.length) * 10) / 10,
+    connect_seconds: Math.round(connectSeconds * 100) / 100,
+  };
+  log(`connected ${sockets.length} sockets in ${connectSeconds.toFixed(2)} s; RSS ${rssBefore} -> ${rssAfter} kB`);
+
+  const joins = await inBatches(users, 100, (u, i) => call(sockets[i], 'joinRoom', { chatHeaderId: u.chatHeaderId }));
+  const badJoin = joins.find((j) => !j?.joined);
+  if (badJoin) throw new Error(`joinRoom failed: ${JSON.stringify(badJoin)}`);
+  log('every socket joined its chat');
+
+  // Receivers: the partner of the sender records when each open-loop message arrives.
+  const sentAt = new Map();
+  const openLatencies = [];
+  users.forEach((user, i) => {
+    sockets[i].on('message', (data) => {
+      const m = data?.chatMessage;
+      if (!m || m.userId === user.id || typeof m.message !== 'string' || !m.message.startsWith('open:')) return;
+      const t0 = sentAt.get(m.message);
+      if (t0 !== undefined) {
+        openLatencies.push(performance.now() - t0);
+        sentAt.delete(m.message);
+      }
+    });
+  });
+
+  // (a) Closed loop: each of `closedSockets` sockets sends, awaits its ack, sends again.
+  const closedCount = Math.min(config.closedSockets, users.length);
+  const closed = async (seconds, record) => {
+    const until = performance.now() + seconds * 1000;
+    let acks = 0;
+    let errors = 0;
+    const ackLatencies = [];
+    await Promise.all(Array.from({ length: closedCount }, async (_, i) => {
+      let n = 0;
+      while (performance.now() < until) {
+        const t0 = performance.now();
+        try {
+          const answer = await call(sockets[i], 'createMessage', {
+            chatHeaderId: users[i].chatHeaderId, message: `closed ${i} ${n++}`, messageType: 0,
+          });
+          if (answer?.chatMessage) {
+            acks++;
+            if (record) ackLatencies.push(performance.now() - t0);
+          } else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }));
+    return { acks, errors, ackLatencies };
+  };
+  await closed(2, false);
+  const closedStart = performance.now();
+  const run = await closed(config.closedSeconds, true);
+  const closedSeconds = (performance.now() - closedStart) / 1000;
+  results.closed_loop = {
+    sockets: closedCount,
+    seconds: Math.round(closedSeconds * 100) / 100,
+    acks: run.acks,
+    errors: run.errors,
+    messages_per_second: Math.round(run.acks / closedSeconds),
+    ack_latency: summary(run.ackLatencies),
+  };
+  log(`closed loop: ${results.closed_loop.messages_per_second} msg/s over ${closedCount} sockets`);
+  await sleep(1000);
+
+  // (b) Open loop: a fixed offered rate spread over every socket; latency from emit to the partner's `message`.
+  const total = Math.round(config.openRate * config.openSeconds);
+  let openErrors = 0;
+  const openStart = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = openStart + (i * 1000) / config.openRate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const k = i % users.length;
+    const text = `open:${i}`;
+    sentAt.set(text, performance.now());
+    sockets[k].timeout(ACK_TIMEOUT_MS).emit(
+      'createMessage', { chatHeaderId: users[k].chatHeaderId, message: text, messageType: 0 },
+      (err, answer) => { if (err || !answer?.chatMessage) openErrors++; },
+    );
+  }
+  const offeredSeconds = (performance.now() - openStart) / 1000;
+  const drainUntil = performance.now() + 5000;
+  while (sentAt.size && performance.now() < drainUntil) await sleep(50);
+  results.open_loop = {
+    sockets: users.length,
+    offered_per_second: config.openRate,
+    achieved_offer_per_second: Math.round(total / offeredSeconds),
+    sent: total,
+    delivered: openLatencies.length,
+    lost: sentAt.size,
+    errors: openErrors,
+    latency: summary(openLatencies),
+  };
+  log(`open loop: p50 ${results.open_loop.latency.p50_ms} ms, p99 ${results.open_loop.latency.p99_ms} ms`);
+
+  // (d) findAllMessages pages on the closed-loop chats (hundreds of messages each): the newest page,
+  // then a keyset page below it (LastMessageId), one call at a time.
+  const pageLatencies = [];
+  const cursorLatencies = [];
+  let pageErrors = 0;
+  for (let i = 0; i < config.pageCalls; i++) {
+    const k = i % closedCount;
+    const socket = sockets[k];
+    let t0 = performance.now();
+    const page = await call(socket, 'findAllMessages', { chatHeaderId: users[k].chatHeaderId, maxResultCount: 50 });
+    pageLatencies.push(performance.now() - t0);
+    if (!Array.isArray(page?.items) || page.items.length !== 50) { pageErrors++; continue; }
+    t0 = performance.now();
+    const older = await call(socket, 'findAllMessages', {
+      chatHeaderId: users[k].chatHeaderId, maxResultCount: 50, lastMessageId: page.items.at(-1).id,
+    });
+    cursorLatencies.push(performance.now() - t0);
+    if (!Array.isArray(older?.items)) pageErrors++;
+  }
+  results.history_pages = {
+    page_size: 50,
+    messages_per_chat: Math.round(run.acks / Math.ceil(closedCount / 2)),
+    errors: pageErrors,
+    newest_page: summary(pageLatencies),
+    keyset_page: summary(cursorLatencies),
+  };
+  log(`findAllMessages: p50 ${results.history_pages.newest_page.p50_ms} ms`);
+
+  for (const s of sockets) s.disconnect();
+  writeFileSync(config.out, JSON.stringify(results, null, 2));
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => { log(`failed: ${error.stack || error}`); process.exit(1); },
+);
