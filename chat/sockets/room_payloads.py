@@ -83,8 +83,9 @@ class FindAllChatHeadersPayload(serializers.Serializer):
     accessToken = _token_field()
     UserId = _optional_text(source="user_id_upper")
     userId = _optional_text(source="user_id_lower")
-    RoomsWithLastMessageIds = RoomCursorPayload(
-        source="rooms", many=True, required=False, allow_null=True, max_length=MAX_ROOM_CURSORS
+    # A ListField, not many=True: that would let each item be null too.
+    RoomsWithLastMessageIds = serializers.ListField(
+        child=RoomCursorPayload(), source="rooms", required=False, allow_null=True, max_length=MAX_ROOM_CURSORS
     )
     SkipCount = StrictIntegerField(source="skip", required=False, allow_null=True, min_value=0, max_value=MAX_SKIP)
     # Above the maximum is clamped, not refused (CONTRACT §4).

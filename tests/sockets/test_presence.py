@@ -1,0 +1,142 @@
+"""Presence and clientStatus (CONTRACT §3): verified sockets, not users; friends and chat partners only."""
+
+import pytest
+
+from chat.models import FriendshipStatus, User
+from chat.sockets.presence import get_presence
+from chat.tokens import issue_token
+from tests.conftest import run_sync
+from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received, until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def status(user, active, client_type="web"):
+    return {"userId": str(user.pk), "clientType": client_type, "activeNow": active}
+
+
+async def test_online_on_first_socket_offline_after_last(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    befriend(alice, bob)
+    b = await clients(bob)
+    phone = await clients(alice, query={"clientType": "mobile"})
+    assert await received(b, "clientStatus") == [status(alice, True, "mobile")]
+
+    laptop = await clients(alice)  # a second tab: still one online user
+    await phone.disconnect()  # a tab closing does not make the user offline
+    await b.settle()
+    assert b.events["clientStatus"] == [status(alice, True, "mobile")]
+    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
+
+    await laptop.disconnect()
+    assert (await received(b, "clientStatus", 2))[1] == status(alice, False, "web")
+    assert get_presence().online_user_ids([alice.pk]) == set()
+    assert run_sync(lambda: User.objects.get(pk=alice.pk).last_seen) is not None
+
+
+async def test_only_friends_and_chat_partners_hear_it(clients, make_user):
+    alice = make_user("Alice")
+    friend, partner, group_mate = make_user("Friend"), make_user("Partner"), make_user("Mate")
+    pending, stranger = make_user("Pending"), make_user("Stranger")
+    befriend(alice, friend)
+    befriend(alice, pending, FriendshipStatus.PENDING)
+    direct_chat(alice, partner)
+    group_chat(group_mate, alice)
+    listeners = {u: await clients(u) for u in (friend, partner, group_mate, pending, stranger)}
+    first_socket = await clients(alice)
+    await first_socket.disconnect()  # online, offline, then online again: every edge is heard
+    for u in (friend, partner, group_mate):
+        await received(listeners[u], "clientStatus", 2)
+    await clients(alice)
+    for u in (friend, partner, group_mate):
+        events = await received(listeners[u], "clientStatus", 3)
+        assert events == [status(alice, True), status(alice, False), status(alice, True)]
+    for u in (pending, stranger):
+        await listeners[u].settle()
+        assert listeners[u].events["clientStatus"] == []
+
+
+async def test_the_users_own_sockets_hear_nothing_of_themselves(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    befriend(alice, bob)
+    first = await clients(alice)
+    b = await clients(bob)
+    await received(first, "clientStatus")  # Bob came online
+    await b.disconnect()
+    await received(first, "clientStatus", 2)
+    second = await clients(alice)
+    await second.disconnect()
+    await first.settle()
+    assert [e["userId"] for e in first.events["clientStatus"]] == [str(bob.pk), str(bob.pk)]
+
+
+async def test_tokenless_socket_counts_from_the_event_that_binds_it(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    befriend(alice, bob)
+    b = await clients(bob)
+    a = await clients(alice, token=None, query={"clientType": "flutter"})
+    await b.settle()
+    assert b.events["clientStatus"] == []
+    assert get_presence().online_user_ids([alice.pk]) == set()
+
+    # Unverified: no chat traffic, and friends coming online are not reported to it.
+    other = make_user("Other")
+    befriend(alice, other)
+    o = await clients(other)
+    await a.settle()
+    assert a.events["clientStatus"] == []
+
+    friends = await a.call("getMyFriendships", {"accessToken": issue_token(alice.pk)})
+    assert {f["userId"] for f in friends} == {str(bob.pk), str(other.pk)}
+    assert await received(b, "clientStatus") == [status(alice, True, "flutter")]
+    assert await received(o, "clientStatus") == [status(alice, True, "flutter")]
+    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
+
+    await a.disconnect()
+    assert (await received(b, "clientStatus", 2))[1] == status(alice, False, "flutter")
+
+
+async def test_unbound_tokenless_socket_leaves_without_a_word(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    befriend(alice, bob)
+    b = await clients(bob)
+    a = await clients(alice, token=None)
+    await a.disconnect()
+    await b.settle()
+    assert b.events["clientStatus"] == []
+
+
+async def test_viewing_is_per_socket_and_ends_with_the_socket(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    one, two = direct_chat(alice, bob), group_chat(bob, alice)
+    phone, laptop = await clients(alice), await clients(alice)
+    await phone.call("joinRoom", {"chatHeaderId": one})
+    await laptop.call("joinRoom", {"chatHeaderId": one})
+    await laptop.call("joinRoom", {"chatHeaderId": two})
+
+    phone_sid = phone.sio.get_sid()
+    await laptop.disconnect()  # a laptop going away does not undo the phone's viewing
+    await until(lambda: get_presence().user_sids(alice.pk) == {phone_sid})
+    assert get_presence().viewing_user_ids(one) == {str(alice.pk)}
+    assert get_presence().viewing_user_ids(two) == set()
+
+    await phone.disconnect()
+    await until(lambda: not get_presence().user_sids(alice.pk))
+    assert get_presence().viewing_user_ids(one) == set()
+
+
+async def test_is_online_in_the_lists_follows_presence(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    befriend(alice, bob)
+    chat_id = direct_chat(alice, bob)
+    a = await clients(alice)
+    assert (await a.call("getMyFriendships"))[0]["isOnline"] is False
+    b = await clients(bob)
+    assert (await a.call("getMyFriendships"))[0]["isOnline"] is True
+    assert (await a.call("getMyChats"))[0]["isOnline"] is True
+    joined = await a.call("joinRoom", {"chatHeaderId": chat_id})
+    bob_member = next(m for m in joined["members"] if m["userId"] == str(bob.pk))
+    assert bob_member["isOnline"] is True
+    await b.disconnect()
+    await received(a, "clientStatus", 2)
+    assert (await a.call("getMyFriendships"))[0]["isOnline"] is False

@@ -1,0 +1,132 @@
+"""roomTyping and the `typing` server event (CONTRACT §3, §4, §5)."""
+
+import pytest
+
+from chat.models import User
+from chat.tokens import issue_token
+from tests.conftest import run_sync
+from tests.sockets.rooms_support import direct_chat, group_chat, received
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def typing(chat_id, is_typing=True, name="Someone Else"):
+    return {"isTyping": is_typing, "name": name, "chatHeaderId": chat_id}
+
+
+async def test_typing_reaches_the_rooms_other_sockets_with_the_stored_name(clients, make_user):
+    alice, bob, carol, dave = make_user("Alice"), make_user("Bob"), make_user("Carol"), make_user("Dave")
+    chat_id = group_chat(alice, bob, carol)
+    typer, alice_other_tab = await clients(alice), await clients(alice)
+    bob_in_room, carol_not_in_room, stranger = await clients(bob), await clients(carol), await clients(dave)
+    for c in (typer, alice_other_tab, bob_in_room):
+        await c.call("joinRoom", {"chatHeaderId": chat_id})
+
+    ack = await typer.call("roomTyping", typing(chat_id, name="Mallory"))
+    expected = {"name": "Alice", "isTyping": True, "chatHeaderId": chat_id, "userId": str(alice.pk)}
+    assert ack == expected
+    assert await received(bob_in_room, "typing") == [expected]
+    assert await received(alice_other_tab, "typing") == [expected]  # another socket in the room
+    await typer.settle()
+    assert typer.events["typing"] == []
+    assert carol_not_in_room.events["typing"] == []
+    assert stranger.events["typing"] == []
+
+
+async def test_member_who_has_not_joined_may_type(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    chat_id = direct_chat(alice, bob)
+    a, b = await clients(alice), await clients(bob)
+    await b.call("joinRoom", {"chatHeaderId": chat_id})
+    await a.call("roomTyping", typing(chat_id))
+    assert (await received(b, "typing"))[0]["userId"] == str(alice.pk)
+
+
+async def test_name_follows_the_stored_display_name(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    chat_id = direct_chat(alice, bob)
+    a = await clients(alice)
+    run_sync(lambda: User.objects.filter(pk=alice.pk).update(name="Alice Liddell"))
+    assert (await a.call("roomTyping", typing(chat_id)))["name"] == "Alice Liddell"
+
+
+async def test_start_and_stop_arrive_in_order(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    chat_id = direct_chat(alice, bob)
+    a, b = await clients(alice), await clients(bob)
+    await b.call("joinRoom", {"chatHeaderId": chat_id})
+    for i in range(10):
+        await a.sio.emit("roomTyping", typing(chat_id, i % 2 == 0))  # no ack: fired back to back
+    events = await received(b, "typing", 10)
+    assert [e["isTyping"] for e in events] == [i % 2 == 0 for i in range(10)]
+
+
+async def test_disconnect_stops_the_typing_it_announced(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    first, second = direct_chat(alice, bob), group_chat(bob, alice)
+    third = group_chat(bob, alice, name="Stopped already")
+    a, other_tab, b = await clients(alice), await clients(alice), await clients(bob)
+    for chat_id in (first, second, third):
+        await b.call("joinRoom", {"chatHeaderId": chat_id})
+    await a.call("roomTyping", typing(first, True))
+    await a.call("roomTyping", typing(second, True))
+    await a.call("roomTyping", typing(third, True))
+    await a.call("roomTyping", typing(third, False))
+    await other_tab.call("roomTyping", typing(first, True))  # the other tab's typing is its own
+    await received(b, "typing", 5)
+    b.events["typing"].clear()
+
+    await a.disconnect()
+    stops = await received(b, "typing", 2)
+    assert sorted((e["chatHeaderId"], e["isTyping"], e["name"]) for e in stops) == [
+        (first, False, "Alice"),
+        (second, False, "Alice"),
+    ]
+    await b.settle()
+    assert len(b.events["typing"]) == 2
+
+
+async def test_not_a_member_is_forbidden_and_nothing_is_sent(clients, make_user):
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    chat_id = direct_chat(bob, carol)
+    a, b = await clients(alice), await clients(bob)
+    await b.call("joinRoom", {"chatHeaderId": chat_id})
+    existing = await a.call("roomTyping", typing(chat_id))
+    missing = await a.call("roomTyping", typing(chat_id + 1000))
+    assert existing["code"] == missing["code"] == "forbidden"
+    await b.settle()
+    assert b.events["typing"] == []
+    await a.disconnect()  # and its disconnect announces nothing either
+    await b.settle()
+    assert b.events["typing"] == []
+
+
+async def test_unverified_socket_must_be_verified(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    chat_id = direct_chat(alice, bob)
+    a, b = await clients(alice, token=None), await clients(bob)
+    await b.call("joinRoom", {"chatHeaderId": chat_id})
+    assert (await a.call("roomTyping", typing(chat_id)))["code"] == "unauthorized"
+    await b.settle()
+    assert b.events["typing"] == []
+    ack = await a.call("roomTyping", {**typing(chat_id), "accessToken": issue_token(alice.pk)})
+    assert ack["userId"] == str(alice.pk)
+    await received(b, "typing")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "A", "chatHeaderId": 1},
+        {"isTyping": True, "chatHeaderId": 1},
+        {"isTyping": True, "name": "A"},
+        {"isTyping": "yes", "name": "A", "chatHeaderId": 1},
+        {"isTyping": 1, "name": "A", "chatHeaderId": 1},
+        {"isTyping": True, "name": 5, "chatHeaderId": 1},
+        {"isTyping": True, "name": "A", "chatHeaderId": [1]},
+    ],
+)
+async def test_bad_payload_is_invalid(clients, make_user, payload):
+    alice = make_user("Alice")
+    a = await clients(alice)
+    assert (await a.call("roomTyping", payload))["code"] == "invalid"
