@@ -1,0 +1,290 @@
+"""Scale-out (CONTRACT §1, §3): two uvicorn workers sharing PostgreSQL and Redis act as one server.
+
+Two real server processes on different ports, one fresh PostgreSQL database (created and dropped here),
+one Redis with a channel of this run's own. User A's client talks to worker 1, user B's to worker 2,
+as a load balancer would place them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import aiohttp
+import psycopg
+import pytest
+import redis
+
+from chat.tokens import issue_token
+from tests.conftest import Client, ensure_postgres, ensure_redis, free_port
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(90)]
+
+REPO = Path(__file__).resolve().parents[2]
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class Worker:
+    def __init__(self, env: dict, log_dir: Path, index: int) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"worker{index}.log"
+        with self.log_path.open("w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--ws-per-message-deflate", "false", "--log-level", "warning"],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_healthy(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker on {self.port} did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def workers():
+    """Two workers on one fresh PostgreSQL database and one Redis channel of their own."""
+    ensure_postgres()
+    ensure_redis()
+    run_id = uuid.uuid4().hex[:10]
+    db_name = f"chat_scaleout_{run_id}"
+    channel = f"chat-scaleout-{run_id}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 does not accept postgres@postgres: {exc}")
+    admin.execute(f'CREATE DATABASE "{db_name}"')
+    work = Path(tempfile.mkdtemp(prefix="chat-scaleout-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="chat_project.settings",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        SOCKETIO_CHANNEL=channel,
+        CHAT_RATE_LIMIT="0",
+        MEDIA_ROOT=str(work / "media"),
+        PUSH_BACKEND="notifications.backends.filebased.PushBackend",
+        PUSH_FILE_PATH=str(work / "pushes.jsonl"),
+        LOG_LEVEL="WARNING",
+    )
+    started: list[Worker] = []
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env, check=True, capture_output=True
+        )
+        started = [Worker(env, work, 1), Worker(env, work, 2)]
+        for worker in started:
+            worker.wait_healthy()
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        admin.close()
+        keys = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        for key in keys.scan_iter(match=f"{channel}*", count=500):
+            keys.delete(key)
+        keys.close()
+        for path in sorted(work.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        work.rmdir()
+
+
+class User:
+    def __init__(self, name: str) -> None:
+        self.id = str(uuid.uuid4())
+        self.name = name
+        self.token = issue_token(self.id, name=name)
+
+
+@pytest.fixture
+async def connect(workers):
+    """`await connect(user, worker_index)`: a recording python-socketio client on that worker."""
+    made: list[Client] = []
+
+    async def factory(user: User, index: int) -> Client:
+        client = Client(workers[index].url)
+        made.append(client)
+        await client.connect(user_id=user.id, token=user.token)
+        return client
+
+    yield factory
+    for client in made:
+        await client.disconnect()
+
+
+async def rest(worker: Worker, method: str, path: str, user: User, body=None) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.request(
+            method, f"{worker.url}{path}", json=body, headers={"Authorization": f"Bearer {user.token}"}
+        ) as response:
+            return response.status, await response.json(content_type=None)
+
+
+async def eventually(predicate, timeout: float = 5, what: str = "condition"):
+    """Poll `predicate` (sync or async) until it is truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def heard(client: Client, event: str, match=lambda payload: True) -> list:
+    return [payload for payload in client.events[event] if match(payload)]
+
+
+async def test_a_message_sent_on_worker_1_reaches_a_socket_on_worker_2(workers, connect):
+    alice, bob = User("Alice"), User("Bob")
+    a = await connect(alice, 0)
+    b = await connect(bob, 1)
+    joined = await a.call("joinRoom", {"otherUserId": bob.id})
+    chat_id = joined["chatHeaderId"]
+    assert (await b.call("joinRoom", {"chatHeaderId": chat_id}))["joined"] is True
+    await eventually(lambda: heard(a, "onMemberJoin", lambda m: m["userId"] == bob.id), what="onMemberJoin on 1")
+
+    sent = await a.call("createMessage", {"chatHeaderId": chat_id, "message": "across workers", "messageType": 0})
+    message = sent["chatMessage"]
+    await eventually(
+        lambda: heard(b, "message", lambda m: m["chatMessage"]["id"] == message["id"]), what="message on worker 2"
+    )
+    assert heard(b, "message", lambda m: m["chatMessage"]["id"] == message["id"]) == [{"chatMessage": message}]
+
+    reply = (await b.call("createMessage", {"chatHeaderId": chat_id, "message": "and back", "messageType": 0}))[
+        "chatMessage"
+    ]
+    await eventually(lambda: heard(a, "message", lambda m: m["chatMessage"]["id"] == reply["id"]), what="reply")
+
+    # One database: either worker pages the same history.
+    page = await b.call("findAllMessages", {"chatHeaderId": chat_id})
+    assert [m["id"] for m in page["items"]] == [reply["id"], message["id"]]
+
+    # Events from worker 2 reach worker 1 too: typing, edit, read, delete.
+    await b.call("roomTyping", {"chatHeaderId": chat_id, "isTyping": True, "name": "Bob"})
+    await eventually(lambda: heard(a, "typing", lambda t: t["userId"] == bob.id and t["isTyping"]), what="typing")
+    await b.call("readMessage", {"chatHeaderId": chat_id})
+    await eventually(lambda: heard(a, "messageHasBeenRead"), what="messageHasBeenRead on 1")
+    removed = await b.call("removeMessage", {"id": reply["id"], "chatHeaderId": chat_id})
+    assert removed == {"deletedIds": [reply["id"]]}
+    await eventually(lambda: heard(a, "messageDeleted", lambda args: args[0] == reply["id"]), what="messageDeleted")
+
+
+async def test_presence_is_shared_between_workers(workers, connect):
+    alice, bob = User("Alice"), User("Bob")
+    await rest(workers[0], "GET", "/api/friendships", alice)  # her first token use creates her, offline
+    b = await connect(bob, 1)
+    # A one-to-one chat and an accepted friendship make them each other's contacts.
+    chat_id = (await b.call("joinRoom", {"otherUserId": alice.id}))["chatHeaderId"]
+    status, body = await rest(workers[1], "POST", "/api/friendships", bob, {"userId": alice.id})
+    friends = status != 404
+    if friends:
+        assert status == 201, body
+        status, body = await rest(workers[0], "POST", f"/api/friendships/{bob.id}/accept", alice)
+        assert status == 200, body
+
+    async def alice_online_seen_from_worker_2() -> tuple[bool, bool | None]:
+        chats = await b.call("getMyChats", {})
+        friendships = await b.call("getMyFriendships", {}) if friends else []
+        chat_online = next(c["isOnline"] for c in chats if c["chatHeaderId"] == chat_id)
+        friend_online = next((f["isOnline"] for f in friendships if f["userId"] == alice.id), None)
+        return chat_online, friend_online
+
+    assert await alice_online_seen_from_worker_2() == (False, False if friends else None)
+
+    # Alice connects on worker 1: worker 2 announces her and answers "online".
+    a1 = await connect(alice, 0)
+    await eventually(
+        lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and s["activeNow"]),
+        what="clientStatus online on worker 2",
+    )
+    assert heard(b, "clientStatus", lambda s: s["userId"] == alice.id) == [
+        {"userId": alice.id, "clientType": "web", "activeNow": True}
+    ]
+    assert await alice_online_seen_from_worker_2() == (True, True if friends else None)
+
+    # A second socket on worker 2, then the first one closes: still online, nothing announced.
+    a2 = await connect(alice, 1)
+    await a1.disconnect()
+    await asyncio.sleep(0.3)
+    assert await alice_online_seen_from_worker_2() == (True, True if friends else None)
+    assert len(heard(b, "clientStatus", lambda s: s["userId"] == alice.id)) == 1
+
+    # Her last socket closes: offline everywhere.
+    await a2.disconnect()
+    await eventually(
+        lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and not s["activeNow"]),
+        what="clientStatus offline",
+    )
+    assert await alice_online_seen_from_worker_2() == (False, False if friends else None)
+
+
+async def test_viewing_and_group_removal_are_seen_by_every_worker(workers, connect):
+    admin, bob, carol = User("Admin"), User("Bob"), User("Carol")
+    a = await connect(admin, 0)
+    b = await connect(bob, 1)
+    c = await connect(carol, 0)
+    status, body = await rest(
+        workers[0], "POST", "/api/chat/groups", admin, {"name": "Scale-out", "memberIds": [bob.id, carol.id]}
+    )
+    if status == 404:
+        pytest.skip("POST /api/chat/groups is not there")
+    assert status == 201, body
+    chat_id = body["data"]["id"]
+    for client in (a, b, c):
+        assert (await client.call("joinRoom", {"chatHeaderId": chat_id}))["joined"] is True
+
+    async def viewing_seen_from_worker_1() -> dict:
+        headers = await a.call("findAllChatHeaders", {"SkipCount": 0, "MaxResultCount": 20})
+        header = next(h for h in headers["items"] if h["id"] == chat_id)
+        return {m["userId"]: m["isViewingChat"] for m in header["members"]}
+
+    assert await viewing_seen_from_worker_1() == {admin.id: True, bob.id: True, carol.id: True}
+
+    # Bob leaves the room on worker 2: worker 1 sees he no longer views it.
+    assert (await b.call("leaveRoom", {"chatHeaderId": chat_id})) == {"chatHeaderId": chat_id, "left": True}
+    assert (await viewing_seen_from_worker_1())[bob.id] is False
+    await b.call("joinRoom", {"chatHeaderId": chat_id})
+    assert (await viewing_seen_from_worker_1())[bob.id] is True
+
+    # The admin removes Bob on worker 1: Bob's socket on worker 2 leaves the room and hears nothing more.
+    status, body = await rest(workers[0], "DELETE", f"/api/chat/groups/{chat_id}/members/{bob.id}", admin)
+    assert status == 200, body
+    sent = (await a.call("createMessage", {"chatHeaderId": chat_id, "message": "after Bob", "messageType": 0}))[
+        "chatMessage"
+    ]
+    await eventually(lambda: heard(c, "message", lambda m: m["chatMessage"]["id"] == sent["id"]), what="Carol hears")
+    await asyncio.sleep(0.3)
+    assert heard(b, "message", lambda m: m["chatMessage"]["id"] == sent["id"]) == []
+    assert bob.id not in await viewing_seen_from_worker_1()
+    assert (await b.call("findAllMessages", {"chatHeaderId": chat_id}))["code"] == "forbidden"
