@@ -163,13 +163,20 @@ def _tag(push: OutgoingPush) -> str | None:
     return f"chat-{push.chat_id}" if push.chat_id is not None else None
 
 
+def _to_token(message: messaging.Message, token: str) -> messaging.Message:
+    # firebase-admin 7 deprecates the `token=` argument for `fid` (Firebase installation ids), but
+    # apps register FCM registration tokens (CONTRACT §6), which are not installation ids, and FCM
+    # still takes them as `token`. Set after construction: same wire format, no warning per push.
+    message.token = token
+    return message
+
+
 def build_message(push: OutgoingPush) -> messaging.Message:
     """The FCM message: notification + Android/APNs sections, or a data-only (silent) push."""
     data = {str(k): str(v) for k, v in push.data.items()}
     tag = _tag(push)
     if push.data_only:
-        return messaging.Message(
-            token=push.token,
+        message = messaging.Message(
             data=data,
             android=messaging.AndroidConfig(priority="high", collapse_key=f"read-{push.chat_id}" if tag else None),
             apns=messaging.APNSConfig(
@@ -177,8 +184,8 @@ def build_message(push: OutgoingPush) -> messaging.Message:
                 payload=messaging.APNSPayload(aps=messaging.Aps(content_available=True, badge=push.badge)),
             ),
         )
-    return messaging.Message(
-        token=push.token,
+        return _to_token(message, push.token)
+    message = messaging.Message(
         notification=messaging.Notification(title=push.title or None, body=push.body or None),
         data=data,
         android=messaging.AndroidConfig(
@@ -191,6 +198,7 @@ def build_message(push: OutgoingPush) -> messaging.Message:
             payload=messaging.APNSPayload(aps=messaging.Aps(badge=push.badge, sound="default", thread_id=tag)),
         ),
     )
+    return _to_token(message, push.token)
 
 
 class PushBackend(BasePushBackend):
