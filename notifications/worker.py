@@ -284,13 +284,20 @@ def prune(*, now: datetime | None = None) -> int:
     return deleted
 
 
+def _connection_hygiene() -> None:
+    # As Django does around each request: drop a broken or aged connection (CONN_MAX_AGE). Never
+    # inside a caller's transaction (a test's, or a command called from code).
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def run_step_in_thread(**kwargs) -> StepReport:
     """A step with Django's per-request connection hygiene, for threads that outlive one step."""
-    close_old_connections()
+    _connection_hygiene()
     try:
         return deliver_due(**kwargs)
     finally:
-        close_old_connections()
+        _connection_hygiene()
 
 
 # --- the in-process loop --------------------------------------------------------------------------
@@ -399,8 +406,8 @@ class DeliveryLoop:
 
 
 def _prune_in_thread() -> int:
-    close_old_connections()
+    _connection_hygiene()
     try:
         return prune()
     finally:
-        close_old_connections()
+        _connection_hygiene()
