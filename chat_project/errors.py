@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -112,6 +112,11 @@ def rest_exception_handler(exc, context):
     """DRF EXCEPTION_HANDLER: every error leaves as `{success: false, data: null, message, code}`."""
     if isinstance(exc, ApplicationError):
         return Response(error_envelope(exc.message, exc.code), status=exc.http_status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_envelope("The request body is too large.", "invalid"), status=413)
+    if isinstance(exc, SuspiciousOperation):
+        # Too many fields or files, a malformed multipart body: the client's fault, never a 500.
+        return Response(error_envelope(str(exc) or "The request is not valid.", "invalid"), status=400)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
