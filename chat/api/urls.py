@@ -1,9 +1,25 @@
-"""REST routes under /api/ (CONTRACT §6)."""
+"""REST routes under /api/ (CONTRACT §6).
+
+Path arguments are plain strings parsed by the views, so that a malformed id is answered with the
+JSON envelope (403/404) like any other, never with Django's HTML 404 page.
+"""
 
 from django.urls import path
 
+from chat.api import devices, friendships, views
 from uploads.views import UploadFileView
 
 urlpatterns = [
     path("chat/uploadFile", UploadFileView.as_view(), name="upload-file"),
+    path("chat/getChatHeaderAsync", views.ChatHeaderView.as_view(), name="chat-header"),
+    path("chat/groups", views.GroupCreateView.as_view(), name="group-create"),
+    path("chat/groups/<str:chat_id>/members", views.GroupMembersView.as_view(), name="group-members"),
+    path("chat/groups/<str:chat_id>/members/<str:user_id>", views.GroupMemberView.as_view(), name="group-member"),
+    path("friendships", friendships.FriendshipListView.as_view(), name="friendships"),
+    path("friendships/<str:user_id>", friendships.FriendshipDetailView.as_view(), name="friendship"),
+    path("friendships/<str:user_id>/accept", friendships.FriendshipAcceptView.as_view(), name="friendship-accept"),
+    path("friendships/<str:user_id>/reject", friendships.FriendshipRejectView.as_view(), name="friendship-reject"),
+    path("friendships/<str:user_id>/block", friendships.FriendshipBlockView.as_view(), name="friendship-block"),
+    path("notifications/devices", devices.DeviceListView.as_view(), name="devices"),
+    path("notifications/devices/<str:token>", devices.DeviceDetailView.as_view(), name="device"),
 ]

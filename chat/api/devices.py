@@ -1,0 +1,51 @@
+"""REST views for push devices (CONTRACT §6)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat.api.schema import ERRORS, envelope
+from chat.api.serializers import DeviceDto, DeviceInput
+from chat.api.views import parsed
+from chat.dtos import iso
+from chat_project.errors import success_envelope
+from notifications.devices import device_delete, device_register
+
+DeviceEnvelope = envelope("DeviceResponse", DeviceDto())
+
+
+def device_dto(device) -> dict:
+    return {"token": device.token, "platform": device.platform, "creationTime": iso(device.creation_time)}
+
+
+class DeviceListView(APIView):
+    @extend_schema(
+        operation_id="registerDevice",
+        summary="Register an FCM token for push",
+        description="201 for a new token, 200 when it was known (a token of another user moves to the caller).",
+        request=DeviceInput,
+        responses={201: DeviceEnvelope, 200: DeviceEnvelope, **ERRORS},
+        tags=["devices"],
+    )
+    def post(self, request):
+        data = parsed(DeviceInput, request.data)
+        device, created = device_register(user=request.user, token=data["token"], platform=data["platform"])
+        return Response(
+            success_envelope(device_dto(device)), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class DeviceDetailView(APIView):
+    @extend_schema(
+        operation_id="deleteDevice",
+        summary="Drop one of the caller's FCM tokens",
+        request=None,
+        responses={200: envelope("DeviceDeleteResponse", serializers.JSONField(allow_null=True)), **ERRORS},
+        tags=["devices"],
+    )
+    def delete(self, request, token: str):
+        device_delete(user=request.user, token=token)
+        return Response(success_envelope(None))

@@ -1,0 +1,115 @@
+"""REST views for friendships (CONTRACT §6)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat.api.schema import ERRORS, envelope
+from chat.api.serializers import FriendshipDto, FriendshipRequestInput
+from chat.api.views import parsed
+from chat.selectors.chats import user_get
+from chat.selectors.friendships import friendship_dto_for, friendship_list_for_user
+from chat.services import friendships as services
+from chat_project.errors import success_envelope
+
+FriendshipEnvelope = envelope("FriendshipResponse", FriendshipDto())
+
+
+class FriendshipListView(APIView):
+    @extend_schema(
+        operation_id="listFriendships",
+        summary="The caller's friendships of every status",
+        responses={200: envelope("FriendshipListResponse", FriendshipDto(many=True)), **ERRORS},
+        tags=["friendships"],
+    )
+    def get(self, request):
+        return Response(success_envelope(friendship_list_for_user(user=request.user)))
+
+    @extend_schema(
+        operation_id="requestFriendship",
+        summary="Send a friend request",
+        description="201 when a request was sent; 200 when nothing new happened (already asked, already "
+        "friends) or when the other user had already asked you, which accepts their request.",
+        request=FriendshipRequestInput,
+        responses={201: FriendshipEnvelope, 200: FriendshipEnvelope, **ERRORS},
+        tags=["friendships"],
+    )
+    def post(self, request):
+        data = parsed(FriendshipRequestInput, request.data)
+        friendship, changed = services.friendship_request(user=request.user, other=user_get(user_id=data["userId"]))
+        created = changed and friendship.status == 0
+        return Response(
+            success_envelope(friendship_dto_for(user=request.user, friendship=friendship)),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class FriendshipAnswerView(APIView):
+    action = "accept"
+
+    def post(self, request, user_id: str):
+        answer = services.friendship_accept if self.action == "accept" else services.friendship_reject
+        friendship = answer(user=request.user, other=user_get(user_id=user_id))
+        return Response(success_envelope(friendship_dto_for(user=request.user, friendship=friendship)))
+
+
+class FriendshipAcceptView(FriendshipAnswerView):
+    action = "accept"
+
+    @extend_schema(
+        operation_id="acceptFriendship",
+        summary="Accept a friend request (the addressee only)",
+        request=None,
+        responses={200: FriendshipEnvelope, **ERRORS},
+        tags=["friendships"],
+    )
+    def post(self, request, user_id: str):
+        return super().post(request, user_id)
+
+
+class FriendshipRejectView(FriendshipAnswerView):
+    action = "reject"
+
+    @extend_schema(
+        operation_id="rejectFriendship",
+        summary="Reject a friend request (the addressee only)",
+        request=None,
+        responses={200: FriendshipEnvelope, **ERRORS},
+        tags=["friendships"],
+    )
+    def post(self, request, user_id: str):
+        return super().post(request, user_id)
+
+
+class FriendshipBlockView(APIView):
+    @extend_schema(
+        operation_id="blockUser",
+        summary="Block a user",
+        description="Either user may block the other, with or without an earlier request. Blocked users "
+        "cannot message each other; only the blocker can lift it (DELETE).",
+        request=None,
+        responses={201: FriendshipEnvelope, 200: FriendshipEnvelope, **ERRORS},
+        tags=["friendships"],
+    )
+    def post(self, request, user_id: str):
+        friendship, created = services.friendship_block(user=request.user, other=user_get(user_id=user_id))
+        return Response(
+            success_envelope(friendship_dto_for(user=request.user, friendship=friendship)),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class FriendshipDetailView(APIView):
+    @extend_schema(
+        operation_id="deleteFriendship",
+        summary="Unfriend, withdraw or decline a request, or unblock (the blocker only)",
+        request=None,
+        responses={200: envelope("FriendshipDeleteResponse", serializers.JSONField(allow_null=True)), **ERRORS},
+        tags=["friendships"],
+    )
+    def delete(self, request, user_id: str):
+        services.friendship_delete(user=request.user, other=user_get(user_id=user_id))
+        return Response(success_envelope(None))

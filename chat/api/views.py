@@ -1,0 +1,123 @@
+"""REST views for chats and groups (CONTRACT §6). Thin: validate the shape, call one service, answer a DTO."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat.api.schema import ERRORS, ChatHeaderDto, envelope
+from chat.api.serializers import ChatHeaderQuery, GroupCreateInput, GroupMembersAddInput
+from chat.selectors.chats import chat_header_dto_for, user_get
+from chat.services.chats import chat_direct_get_or_create
+from chat.services.groups import group_create, group_member_remove, group_members_add
+from chat_project.errors import Forbidden, Invalid, success_envelope
+
+MAX_ID = 2**63 - 1
+
+
+def parsed(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def chat_id_arg(value: str) -> int:
+    """A chat id from the path. One that cannot exist is `forbidden` like one that is not yours."""
+    try:
+        chat_id = int(value)
+    except (TypeError, ValueError):
+        chat_id = 0
+    if not 1 <= chat_id <= MAX_ID:
+        raise Forbidden("You are not a member of this chat.")
+    return chat_id
+
+
+def uuid_arg(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+ChatHeaderEnvelope = envelope("ChatHeaderResponse", ChatHeaderDto())
+
+
+class ChatHeaderView(APIView):
+    @extend_schema(
+        operation_id="getChatHeaderAsync",
+        summary="Get or create the one-to-one chat of two users",
+        description="The caller must be one of the two users (else 403). Creates the chat on first use; "
+        "it does not join any socket room.",
+        parameters=[
+            OpenApiParameter("user1Id", uuid.UUID, required=True),
+            OpenApiParameter("user2Id", uuid.UUID, required=True),
+        ],
+        responses={200: ChatHeaderEnvelope, **ERRORS},
+        tags=["chats"],
+    )
+    def get(self, request):
+        query = parsed(ChatHeaderQuery, request.query_params)
+        me = request.user
+        ids = (query["user1Id"], query["user2Id"])
+        if me.pk not in ids:
+            raise Forbidden("You can only open chats you are part of.")
+        if ids[0] == ids[1]:
+            raise Invalid("user2Id: you cannot start a chat with yourself.", field="user2Id")
+        other_id = ids[1] if ids[0] == me.pk else ids[0]
+        chat, _ = chat_direct_get_or_create(user=me, other=user_get(user_id=other_id))
+        return Response(success_envelope(chat_header_dto_for(viewer=me, chat_id=chat.pk)))
+
+
+class GroupCreateView(APIView):
+    @extend_schema(
+        operation_id="createGroup",
+        summary="Create a group chat",
+        description="The creator becomes its admin; `memberIds` are the other members.",
+        request=GroupCreateInput,
+        responses={201: ChatHeaderEnvelope, **ERRORS},
+        tags=["groups"],
+    )
+    def post(self, request):
+        data = parsed(GroupCreateInput, request.data)
+        chat = group_create(creator=request.user, name=data["name"], member_ids=data["memberIds"])
+        return Response(
+            success_envelope(chat_header_dto_for(viewer=request.user, chat_id=chat.pk)), status=status.HTTP_201_CREATED
+        )
+
+
+class GroupMembersView(APIView):
+    @extend_schema(
+        operation_id="addGroupMembers",
+        summary="Add members to a group (admins only)",
+        description="Users already in the group are skipped. Each new member is announced with `onMemberJoin` "
+        "to the group's room. Non-members get 403 whether or not the group exists.",
+        request=GroupMembersAddInput,
+        responses={200: ChatHeaderEnvelope, **ERRORS},
+        tags=["groups"],
+    )
+    def post(self, request, chat_id: str):
+        chat_id = chat_id_arg(chat_id)
+        data = parsed(GroupMembersAddInput, request.data)
+        group_members_add(actor=request.user, chat_id=chat_id, user_ids=data["userIds"])
+        return Response(success_envelope(chat_header_dto_for(viewer=request.user, chat_id=chat_id)))
+
+
+class GroupMemberView(APIView):
+    @extend_schema(
+        operation_id="removeGroupMember",
+        summary="Remove a member from a group, or leave it",
+        description="Admins remove anyone; anyone may remove themselves. The removed user's sockets leave the "
+        "group's room. `data` is the group as the caller now sees it, or null when the caller left.",
+        responses={200: envelope("GroupMemberRemoveResponse", ChatHeaderDto(allow_null=True)), **ERRORS},
+        tags=["groups"],
+    )
+    def delete(self, request, chat_id: str, user_id: str):
+        chat_id = chat_id_arg(chat_id)
+        target = uuid_arg(user_id)
+        group_member_remove(actor=request.user, chat_id=chat_id, user_id=target)
+        data = None if target == request.user.pk else chat_header_dto_for(viewer=request.user, chat_id=chat_id)
+        return Response(success_envelope(data))

@@ -1,0 +1,139 @@
+"""Friendship writes (CONTRACT §6). One row per unordered pair of users (`Friendship.pair_key`).
+
+The row's requester is whoever acted last in a way that has a direction: who asked, or who blocked.
+Blocking wins over everything: a blocked pair can do nothing but let the blocker lift the block.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat.models import Friendship, FriendshipStatus, User, direct_pair_key
+from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
+
+
+def _other_user(*, user: User, other: User | None) -> User:
+    if other is None or not other.is_active:
+        raise NotFound("That user does not exist.")
+    if other.pk == user.pk:
+        raise Invalid("userId: you cannot befriend or block yourself.", field="userId")
+    return other
+
+
+def _locked_pair(user: User, other: User) -> Friendship | None:
+    return Friendship.objects.select_for_update().filter(pair_key=direct_pair_key(user.pk, other.pk)).first()
+
+
+def _save(friendship: Friendship, **changes) -> Friendship:
+    for key, value in changes.items():
+        setattr(friendship, key, value)
+    friendship.last_modification_time = timezone.now()
+    friendship.save()
+    return friendship
+
+
+def friendship_request(*, user: User, other: User | None) -> tuple[Friendship, bool]:
+    """`user` asks `other` to be friends. Returns (friendship, whether something changed).
+
+    - No row yet, or an earlier request was rejected: a new pending request from `user`.
+    - `other` had already asked `user`: both want it, so it is accepted.
+    - Already pending from `user`, or already friends: unchanged.
+    - Blocked either way: `blocked`.
+    """
+    other = _other_user(user=user, other=other)
+    try:
+        with transaction.atomic():
+            row = _locked_pair(user, other)
+            if row is None:
+                now = timezone.now()
+                row = Friendship.objects.create(
+                    requester=user, addressee=other, creation_time=now, last_modification_time=now
+                )
+                return row, True
+            if row.status == FriendshipStatus.BLOCKED:
+                raise Blocked("You cannot send a friend request to this user.")
+            if row.status == FriendshipStatus.ACCEPTED:
+                return row, False
+            if row.status == FriendshipStatus.PENDING:
+                if row.requester_id == user.pk:
+                    return row, False
+                return _save(row, status=FriendshipStatus.ACCEPTED), True
+            return _save(row, requester=user, addressee=other, status=FriendshipStatus.PENDING), True
+    except IntegrityError:
+        # Both users asked at the same moment: the other request is there now.
+        return friendship_request(user=user, other=other)
+
+
+def _answer(*, user: User, other: User | None, accept: bool) -> Friendship:
+    other = _other_user(user=user, other=other)
+    with transaction.atomic():
+        row = _locked_pair(user, other)
+        if row is None:
+            raise NotFound("There is no friend request from that user.")
+        if row.status == FriendshipStatus.BLOCKED:
+            raise Blocked("This friendship is blocked.")
+        if row.requester_id == user.pk:
+            raise Forbidden("Only the user who received the request can answer it.")
+        if accept:
+            if row.status in (FriendshipStatus.PENDING, FriendshipStatus.REJECTED):
+                return _save(row, status=FriendshipStatus.ACCEPTED)
+            return row
+        if row.status == FriendshipStatus.PENDING:
+            return _save(row, status=FriendshipStatus.REJECTED)
+        if row.status == FriendshipStatus.REJECTED:
+            return row
+        raise Invalid("There is no pending request to reject; remove the friend instead.")
+
+
+def friendship_accept(*, user: User, other: User | None) -> Friendship:
+    """The addressee accepts a pending (or earlier rejected) request."""
+    return _answer(user=user, other=other, accept=True)
+
+
+def friendship_reject(*, user: User, other: User | None) -> Friendship:
+    """The addressee rejects a pending request."""
+    return _answer(user=user, other=other, accept=False)
+
+
+def friendship_block(*, user: User, other: User | None) -> tuple[Friendship, bool]:
+    """`user` blocks `other`, whatever was between them. Returns (friendship, whether a row was created).
+
+    A pair has one block, owned by whoever blocked first: if `other` already blocked `user`, the row
+    stays theirs (it already keeps the two apart).
+    """
+    other = _other_user(user=user, other=other)
+    try:
+        with transaction.atomic():
+            row = _locked_pair(user, other)
+            if row is None:
+                now = timezone.now()
+                row = Friendship.objects.create(
+                    requester=user,
+                    addressee=other,
+                    status=FriendshipStatus.BLOCKED,
+                    blocked_by=user,
+                    creation_time=now,
+                    last_modification_time=now,
+                )
+                return row, True
+            if row.status == FriendshipStatus.BLOCKED:
+                return row, False
+            return _save(row, requester=user, addressee=other, status=FriendshipStatus.BLOCKED, blocked_by=user), False
+    except IntegrityError:
+        return friendship_block(user=user, other=other)
+
+
+def friendship_delete(*, user: User, other: User | None) -> None:
+    """Unfriend, withdraw or decline a request, forget a rejection, or (by the blocker only) unblock.
+
+    The user who was blocked cannot remove the block.
+    """
+    other = _other_user(user=user, other=other)
+    with transaction.atomic():
+        row = _locked_pair(user, other)
+        if row is None:
+            raise NotFound("There is no friendship with that user.")
+        if row.status == FriendshipStatus.BLOCKED and row.blocked_by_id != user.pk:
+            raise Forbidden("Only the user who blocked can lift the block.")
+        row.delete()

@@ -1,0 +1,129 @@
+"""Group chat writes (CONTRACT §6): create, add members, remove members.
+
+Admins add and remove anyone; anyone may leave. Additions are announced with `onMemberJoin` to the
+chat's room; a removed member's sockets leave the room after the commit, so they hear nothing more.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from chat import dtos
+from chat.events import after_commit, chat_room, publish
+from chat.models import ChatHeader, ChatMember, ChatType, Friendship, FriendshipStatus, User, direct_pair_key
+from chat.selectors.chats import membership_get
+from chat.sockets.presence import get_presence
+from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
+
+MAX_GROUP_MEMBERS = 1000
+
+
+def _users(user_ids: Iterable[uuid.UUID], *, field: str) -> list[User]:
+    ids = list(dict.fromkeys(user_ids))
+    found = {u.pk: u for u in User.objects.filter(pk__in=ids, is_active=True)}
+    missing = [str(uid) for uid in ids if uid not in found]
+    if missing:
+        raise NotFound(f"{field}: no such user {missing[0]}.")
+    return [found[uid] for uid in ids]
+
+
+def _refuse_blocked(actor: User, users: list[User]) -> None:
+    """Nobody is put in a group by, or with the adder as, a user on either side of a block."""
+    keys = [direct_pair_key(actor.pk, u.pk) for u in users if u.pk != actor.pk]
+    if keys and Friendship.objects.filter(pair_key__in=keys, status=FriendshipStatus.BLOCKED).exists():
+        raise Blocked("You cannot add a user you have blocked or who has blocked you.")
+
+
+def _group_membership(*, user: User, chat_id: int) -> ChatMember:
+    """The caller's membership of a group; `forbidden` whether the chat is missing, not theirs or not a group."""
+    membership = membership_get(user=user, chat_id=chat_id)
+    if membership.chat.chat_type != ChatType.GROUP:
+        raise Forbidden("This is not a group chat.")
+    return membership
+
+
+def group_create(*, creator: User, name: str, member_ids: Iterable[uuid.UUID]) -> ChatHeader:
+    """A group chat with `creator` as its admin and the other users as members."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("name: a group needs a name.", field="name")
+    others = [u for u in _users(member_ids, field="memberIds") if u.pk != creator.pk]
+    if len(others) + 1 > MAX_GROUP_MEMBERS:
+        raise Invalid(f"memberIds: a group has at most {MAX_GROUP_MEMBERS} members.", field="memberIds")
+    _refuse_blocked(creator, others)
+    with transaction.atomic():
+        now = timezone.now()
+        chat = ChatHeader.objects.create(
+            chat_type=ChatType.GROUP, name=name[:200], created_by=creator, creation_time=now, last_activity_time=now
+        )
+        ChatMember.objects.bulk_create(
+            [ChatMember(chat=chat, user=creator, is_admin=True, joined_time=now)]
+            + [ChatMember(chat=chat, user=u, joined_time=now) for u in others]
+        )
+    return chat
+
+
+def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID]) -> list[ChatMember]:
+    """Admins add users to a group; those already in it are skipped. Each addition emits `onMemberJoin`
+    (MemberDto plus `chatHeaderId`) to the chat's room after the commit. Returns the new memberships."""
+    with transaction.atomic():
+        membership = _group_membership(user=actor, chat_id=chat_id)
+        if not membership.is_admin:
+            raise Forbidden("Only a group admin can add members.")
+        users = _users(user_ids, field="userIds")
+        present = set(ChatMember.objects.filter(chat_id=chat_id, user__in=users).values_list("user_id", flat=True))
+        new_users = [u for u in users if u.pk not in present]
+        if ChatMember.objects.filter(chat_id=chat_id).count() + len(new_users) > MAX_GROUP_MEMBERS:
+            raise Invalid(f"userIds: a group has at most {MAX_GROUP_MEMBERS} members.", field="userIds")
+        _refuse_blocked(actor, new_users)
+        now = timezone.now()
+        added = ChatMember.objects.bulk_create(
+            [ChatMember(chat_id=chat_id, user=u, joined_time=now) for u in new_users]
+        )
+        presence = get_presence()
+        online = presence.online_user_ids(str(u.pk) for u in new_users)
+        for member in added:
+            payload = {**dtos.member_dto(member, online=online, viewing=set()), "chatHeaderId": int(chat_id)}
+            publish("onMemberJoin", payload, room=chat_room(chat_id))
+    return added
+
+
+def group_member_remove(*, actor: User, chat_id: int, user_id: uuid.UUID | None) -> None:
+    """An admin removes anyone; anyone removes themselves (leaves).
+
+    After the commit the removed user's sockets leave the chat's room and stop viewing it. A group
+    whose last admin leaves gets the longest-standing remaining member as its admin.
+    """
+    with transaction.atomic():
+        membership = _group_membership(user=actor, chat_id=chat_id)
+        is_self = user_id == actor.pk
+        if not is_self and not membership.is_admin:
+            raise Forbidden("Only a group admin can remove other members.")
+        if is_self:
+            target = membership
+        else:
+            target = ChatMember.objects.filter(chat_id=chat_id, user_id=user_id).first() if user_id else None
+        if target is None:
+            raise NotFound("userId: that user is not a member of this group.")
+        target.delete()
+        remaining = ChatMember.objects.filter(chat_id=chat_id)
+        if remaining.exists() and not remaining.filter(is_admin=True).exists():
+            heir = remaining.order_by("joined_time", "id").first()
+            ChatMember.objects.filter(pk=heir.pk).update(is_admin=True)
+        _leave_room_after_commit(user_id=str(user_id), chat_id=int(chat_id))
+
+
+def _leave_room_after_commit(*, user_id: str, chat_id: int) -> None:
+    async def leave() -> None:
+        from chat.sockets.server import sio
+
+        presence = get_presence()
+        for sid in presence.user_sids(user_id):
+            await sio.leave_room(sid, chat_room(chat_id))
+        presence.clear_user_viewing(user_id, chat_id)
+
+    after_commit(leave, f"{user_id} leaves {chat_room(chat_id)}")

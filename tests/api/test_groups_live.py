@@ -1,0 +1,73 @@
+"""Group membership changes over REST reach live sockets: onMemberJoin on additions, and a removed
+member's sockets leave the room and hear nothing more from it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from chat.tokens import issue_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def rest(server, user, method: str, path: str, json=None):
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        response = await http.request(
+            method, path, json=json, headers={"Authorization": f"Bearer {issue_token(user.pk)}"}
+        )
+    return response
+
+
+async def received(client, event: str, timeout: float = 3.0):
+    """The first `event` the client got, waiting for it if it has not arrived yet."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not client.events[event]:
+        assert asyncio.get_running_loop().time() < deadline, f"no {event}"
+        await asyncio.sleep(0.02)
+    return client.events[event][0]
+
+
+async def test_additions_announce_and_removals_silence(chat_server, clients, make_user):
+    alice, bob, carol, dave = (make_user(n) for n in ("Alice", "Bob", "Carol", "Dave"))
+    created = await rest(
+        chat_server, alice, "POST", "/api/chat/groups", {"name": "Team", "memberIds": [str(bob.pk), str(carol.pk)]}
+    )
+    assert created.status_code == 201, created.text
+    gid = created.json()["data"]["id"]
+
+    a, b, b2, c = await clients(alice), await clients(bob), await clients(bob), await clients(carol)
+    for client in (a, b, b2, c):
+        ack = await client.call("joinRoom", {"chatHeaderId": gid})
+        assert ack.get("joined") is True, ack
+    await a.settle()
+    for client in (a, b, b2, c):
+        client.events.clear()
+
+    added = await rest(chat_server, alice, "POST", f"/api/chat/groups/{gid}/members", {"userIds": [str(dave.pk)]})
+    assert added.status_code == 200, added.text
+    joined = await received(c, "onMemberJoin")
+    assert joined == {
+        "userId": str(dave.pk),
+        "name": "Dave",
+        "avatar": None,
+        "isOnline": False,
+        "isViewingChat": False,
+        "lastReadMessageId": None,
+        "isAdmin": False,
+        "chatHeaderId": gid,
+    }
+
+    removed = await rest(chat_server, alice, "DELETE", f"/api/chat/groups/{gid}/members/{bob.pk}")
+    assert removed.status_code == 200, removed.text
+    await a.settle()
+    sent = await a.call("createMessage", {"chatHeaderId": gid, "message": "after Bob left", "messageType": 0})
+    assert "chatMessage" in sent, sent
+    assert (await received(c, "message"))["chatMessage"]["message"] == "after Bob left"
+    await a.settle(0.3)
+    assert b.events["message"] == [] and b2.events["message"] == []
+    # And Bob can no longer act in it.
+    refused = await b.call("createMessage", {"chatHeaderId": gid, "message": "still here?", "messageType": 0})
+    assert refused.get("code") == "forbidden"
