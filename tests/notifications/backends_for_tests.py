@@ -33,3 +33,13 @@ class ScriptedBackend(BasePushBackend):
         Script.calls.append(list(pushes))
         answer = Script.answers.pop(0) if Script.answers else PushResult(Outcome.SENT)
         return [answer for _ in pushes]
+
+
+class SlowFileBackend(BasePushBackend):
+    """The filebased backend, 50 ms per batch: several worker processes overlap in their claims."""
+
+    def send_messages(self, pushes):
+        from notifications.backends.filebased import PushBackend
+
+        time.sleep(0.05)
+        return PushBackend().send_messages(pushes)
