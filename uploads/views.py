@@ -104,10 +104,28 @@ def _content_type(upload: Upload, name: str) -> str:
     return media.CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 
 
-def _chunks(fh, start: int, length: int):
-    """`length` bytes from `start`, chunk by chunk (WSGI)."""
+def _open_range(storage, name: str, start: int, length: int):
+    """A readable positioned at `start` of the stored file.
+
+    django-storages' S3 files download the whole object into a spooled temporary file (in memory
+    by default) before the first read; asking S3 for the byte range instead streams it.
+    """
+    bucket = getattr(storage, "bucket", None)
+    if bucket is not None and hasattr(storage, "_normalize_name"):
+        key = storage._normalize_name(name)
+        return bucket.Object(key).get(Range=f"bytes={start}-{start + length - 1}")["Body"]
+    fh = storage.open(name, "rb")
     try:
         fh.seek(start)
+    except Exception:
+        fh.close()
+        raise
+    return fh
+
+
+def _chunks(fh, length: int):
+    """`length` bytes, chunk by chunk (WSGI)."""
+    try:
         while length > 0:
             chunk = fh.read(min(CHUNK, length))
             if not chunk:
@@ -118,11 +136,10 @@ def _chunks(fh, start: int, length: int):
         fh.close()
 
 
-async def _achunks(fh, start: int, length: int):
+async def _achunks(fh, length: int):
     """The same for ASGI. Django would turn a synchronous iterator into one list first, i.e. hold a
     500 MB video in memory; this reads each chunk in a thread instead."""
     try:
-        await asyncio.to_thread(fh.seek, start)
         while length > 0:
             chunk = await asyncio.to_thread(fh.read, min(CHUNK, length))
             if not chunk:
@@ -133,10 +150,10 @@ async def _achunks(fh, start: int, length: int):
         await asyncio.to_thread(fh.close)
 
 
-def _stream(request, fh, start: int, length: int):
+def _stream(request, fh, length: int):
     if isinstance(request, ASGIRequest):
-        return _achunks(fh, start, length)
-    return _chunks(fh, start, length)
+        return _achunks(fh, length)
+    return _chunks(fh, length)
 
 
 @require_safe
@@ -153,10 +170,6 @@ def serve_upload(request, name: str):
     upload = Upload.objects.filter(storage_name=name).only("message_type", "original_name", "size").first()
     if upload is None:
         return _not_found()
-    try:
-        fh = default_storage.open(name, "rb")
-    except (FileNotFoundError, OSError):
-        return _not_found()
     content_type = _content_type(upload, name)
     size = upload.size
     match = _RANGE.fullmatch(request.headers.get("Range", "").strip())
@@ -168,19 +181,20 @@ def serve_upload(request, name: str):
         else:
             start, end = max(size - int(last), 0), size - 1
         if start > end or start >= size:
-            fh.close()
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return _harden(response)
         status = 206
+    length = end - start + 1
     if request.method == "HEAD":
-        fh.close()
         response = HttpResponse(status=status, content_type=content_type)
     else:
-        response = StreamingHttpResponse(
-            _stream(request, fh, start, end - start + 1), status=status, content_type=content_type
-        )
-    response["Content-Length"] = str(end - start + 1)
+        try:
+            fh = _open_range(default_storage, name, start, length)
+        except FileNotFoundError:
+            return _not_found()
+        response = StreamingHttpResponse(_stream(request, fh, length), status=status, content_type=content_type)
+    response["Content-Length"] = str(length)
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     if upload.message_type == media.FILE:

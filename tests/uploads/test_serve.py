@@ -94,3 +94,43 @@ def test_only_get_and_head(client, api):
     path = upload(client, b"x", "a.txt", 3)
     assert api().head(path).status_code == 200
     assert api().post(path).status_code == 405
+
+
+def test_s3_is_asked_for_the_range_not_the_whole_object(client, api, monkeypatch):
+    """django-storages' S3 files download the whole object before the first read; the view asks S3
+    for the byte range instead, so a video is streamed, never buffered."""
+    import io
+
+    from uploads import views
+
+    content = files.mp4() + bytes(range(256)) * 8
+    path = upload(client, content, "clip.mp4", 4)
+    asked = []
+
+    class FakeS3:
+        class bucket:
+            @staticmethod
+            def Object(key):
+                class Obj:
+                    @staticmethod
+                    def get(Range):
+                        asked.append((key, Range))
+                        first, last = (int(v) for v in Range.removeprefix("bytes=").split("-"))
+                        return {"Body": io.BytesIO(content[first : last + 1])}
+
+                return Obj
+
+        @staticmethod
+        def _normalize_name(name):
+            return f"media/{name}"
+
+        @staticmethod
+        def open(name, mode="rb"):
+            raise AssertionError("the whole object was opened")
+
+    monkeypatch.setattr(views, "default_storage", FakeS3)
+    response = api().get(path, HTTP_RANGE="bytes=100-199")
+    assert response.status_code == 206 and body(response) == content[100:200]
+    assert body(api().get(path)) == content
+    key = "media/" + path.removeprefix("/uploads/")
+    assert asked == [(key, "bytes=100-199"), (key, f"bytes=0-{len(content) - 1}")]
