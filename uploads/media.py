@@ -33,6 +33,15 @@ IMAGE_EXTENSIONS = {
 }
 IMAGE_DECODERS = ["JPEG", "PNG", "WEBP", "GIF"]
 
+try:  # iPhones' HEIC photos, when the optional pillow-heif is installed
+    import pillow_heif
+except ImportError:  # pragma: no cover - not a requirement
+    pillow_heif = None
+else:  # pragma: no cover
+    pillow_heif.register_heif_opener()
+    IMAGE_EXTENSIONS.update({"heic": {"HEIF"}, "heif": {"HEIF"}})
+    IMAGE_DECODERS.append("HEIF")
+
 # The spec's lists, each with the containers its content may sniff as.
 AUDIO_EXTENSIONS = {
     "mp3": {"mp3"},
@@ -151,7 +160,7 @@ def reencode_image(
     except Image.DecompressionBombError as exc:
         raise MediaRejected("file: the image has too many pixels.") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise MediaRejected("file: this is not an image we can read (JPEG, PNG, WebP or GIF).") from exc
+        raise MediaRejected(f"file: this is not an image we can read ({', '.join(IMAGE_DECODERS)}).") from exc
     with image:
         if image.format not in allowed:
             raise MediaRejected(f"file: the content is {image.format}, which does not match the .{extension} name.")
