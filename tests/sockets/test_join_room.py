@@ -232,3 +232,43 @@ def test_concurrent_join_by_other_user_creates_exactly_one_chat(make_user):
     assert len(results) == threads_n and len(set(results)) == 1
     assert ChatHeader.objects.count() == 1
     assert ChatMember.objects.filter(chat_id=results[0]).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_sides_missing_the_chat_still_end_with_one(make_user, monkeypatch):
+    """The worst interleaving, forced on any database: every thread has looked for the chat and found
+    none before any of them creates it. The unique pair key lets one insert win; the others read it."""
+    from chat.services import chats as chat_services
+
+    alice, bob = make_user("Alice"), make_user("Bob")
+    threads_n = 6
+    all_looked = threading.Barrier(threads_n)
+    real_atomic = chat_services.transaction.atomic
+
+    class AfterEveryoneLooked:
+        @staticmethod
+        def atomic(*args, **kwargs):
+            all_looked.wait(timeout=10)
+            return real_atomic(*args, **kwargs)
+
+    monkeypatch.setattr(chat_services, "transaction", AfterEveryoneLooked)
+    results, errors = [], []
+
+    def worker(i):
+        try:
+            me, other = (alice, bob) if i % 2 == 0 else (bob, alice)
+            results.append(rooms.room_join(user=me, other_user_id=str(other.pk)).chat_id)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert len(set(results)) == 1 and len(results) == threads_n
+    assert ChatHeader.objects.count() == 1
+    assert ChatMember.objects.filter(chat_id=results[0]).count() == 2
