@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef
+
 from chat import dtos
 from chat.events import bridge, chat_room
-from chat.models import ChatMember, ChatType, User
+from chat.models import ChatMember, ChatType, Friendship, FriendshipStatus, User
 from chat.selectors.chats import chat_header_dto_for, friendship_between, membership_get, user_get
 from chat.services.chats import chat_direct_get_or_create
 from chat.sockets.presence import get_presence
-from chat_project.errors import Forbidden
+from chat_project.errors import Blocked, Forbidden
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,24 @@ def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> 
     return RoomJoin(chat_id=chat_id, member=current, ack=ack)
 
 
-def room_member_name(*, user: User, chat_id: int) -> str:
-    """The member's stored display name (what `typing` shows), or `forbidden` for a non-member."""
-    name = ChatMember.objects.filter(chat_id=chat_id, user_id=user.pk).values_list("user__name", flat=True).first()
-    if name is None:
+def room_typing_name(*, user: User, chat_id: int) -> str:
+    """The name `typing` announces: the member's stored display name, not what the client sent.
+
+    Non-members are `forbidden`. Across a block in a one-to-one chat nothing can be sent, so typing
+    is `blocked` too: a blocked user must not be able to put "typing…" on the blocker's screen.
+    """
+    blocked = Friendship.objects.filter(pair_key=OuterRef("chat__direct_key"), status=FriendshipStatus.BLOCKED)
+    row = (
+        ChatMember.objects.filter(chat_id=chat_id, user_id=user.pk)
+        .annotate(blocked=Exists(blocked))
+        .values_list("user__name", "blocked")
+        .first()
+    )
+    if row is None:
         raise Forbidden("You are not a member of this chat.")
+    name, is_blocked = row
+    if is_blocked:
+        raise Blocked("You cannot message this user: one of you has blocked the other.")
     return name
 
 

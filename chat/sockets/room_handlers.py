@@ -71,7 +71,7 @@ async def room_typing(sid: str, payload: dict):
     data = validate(p.RoomTypingPayload, payload)
     user, session = await event_user(sid, payload)
     chat_id, is_typing = data["chat_id"], data["is_typing"]
-    name = await sync_to_async(rooms.room_member_name)(user=user, chat_id=chat_id)
+    name = await sync_to_async(rooms.room_typing_name)(user=user, chat_id=chat_id)
     if not _connected(sid):
         raise Unauthorized("This socket has disconnected.")
     if is_typing:

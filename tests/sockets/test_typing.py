@@ -2,10 +2,10 @@
 
 import pytest
 
-from chat.models import User
+from chat.models import FriendshipStatus, User
 from chat.tokens import issue_token
 from tests.conftest import run_sync
-from tests.sockets.rooms_support import direct_chat, group_chat, received
+from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,6 +99,22 @@ async def test_not_a_member_is_forbidden_and_nothing_is_sent(clients, make_user)
     await a.disconnect()  # and its disconnect announces nothing either
     await b.settle()
     assert b.events["typing"] == []
+
+
+async def test_typing_across_a_block_is_blocked(clients, make_user):
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    chat_id = direct_chat(alice, bob)
+    group_id = group_chat(bob, alice, carol)
+    befriend(bob, alice, FriendshipStatus.BLOCKED)
+    a, b = await clients(alice), await clients(bob)
+    await b.call("joinRoom", {"chatHeaderId": chat_id})
+    await b.call("joinRoom", {"chatHeaderId": group_id})
+    assert (await a.call("roomTyping", typing(chat_id)))["code"] == "blocked"
+    assert (await b.call("roomTyping", typing(chat_id)))["code"] == "blocked"  # either side
+    # A group is not a one-to-one conversation: typing there is still announced.
+    await a.call("roomTyping", typing(group_id))
+    (event,) = await received(b, "typing")
+    assert event["chatHeaderId"] == group_id
 
 
 async def test_unverified_socket_must_be_verified(clients, make_user):
