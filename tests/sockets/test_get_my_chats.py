@@ -53,7 +53,11 @@ async def test_one_to_one_chats_only_ordered_by_last_message_then_newest(clients
     a = await clients(alice)
     chats = await a.call("getMyChats", {"accessToken": issue_token(alice.pk)})
     assert [c["chatHeaderId"] for c in chats] == [with_carol, with_bob, empty_new, empty_old]
-    assert all(set(c) == ITEM_KEYS for c in chats)
+    for c in chats:
+        assert set(c) == ITEM_KEYS
+        assert isinstance(c["chatHeaderId"], int) and isinstance(c["unreadCount"], int)
+        assert isinstance(c["userId"], str) and isinstance(c["userName"], str) and isinstance(c["isOnline"], bool)
+        assert c["creationTime"].endswith("Z")
     carol_chat, bob_chat, erin_chat, _ = chats
     assert carol_chat["userId"] == str(carol.pk) and carol_chat["userName"] == "Carol"
     assert carol_chat["userAvatar"] == "https://example.com/c.png"

@@ -5,6 +5,7 @@ import pytest
 from chat.events import chat_room
 from chat.sockets.presence import get_presence
 from chat.sockets.server import sio
+from chat.tokens import issue_token
 from tests.sockets.rooms_support import direct_chat, group_chat, received
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,6 +86,19 @@ async def test_unverified_socket_is_unauthorized(clients, make_user):
     chat_id = direct_chat(alice, bob)
     a = await clients(alice, token=None)
     assert (await a.call("leaveRoom", {"chatHeaderId": chat_id}))["code"] == "unauthorized"
+    assert (await a.call("leaveRoom", {"chatHeaderId": chat_id, "accessToken": "x.y.z"}))["code"] == "unauthorized"
+    ack = await a.call("leaveRoom", {"chatHeaderId": chat_id, "accessToken": issue_token(alice.pk)})
+    assert ack == {"chatHeaderId": chat_id, "left": True}
+
+
+async def test_token_of_another_user_is_forbidden(clients, make_user):
+    alice, bob = make_user("Alice"), make_user("Bob")
+    chat_id = direct_chat(alice, bob)
+    a = await clients(alice)
+    await a.call("joinRoom", {"chatHeaderId": chat_id})
+    answer = await a.call("leaveRoom", {"chatHeaderId": chat_id, "accessToken": issue_token(bob.pk)})
+    assert answer["code"] == "forbidden"
+    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}  # nothing changed
 
 
 @pytest.mark.parametrize("payload", [{}, {"chatHeaderId": None}, {"chatHeaderId": "abc"}, {"chatHeaderId": 1.5}])
