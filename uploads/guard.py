@@ -10,12 +10,15 @@ with or without a token. So, before Django sees the request:
    client gets 413 and Django an `http.disconnect`, so it stops reading and answers nothing.
 
 The per-type limits (audio 50 MB, video 500 MB, ...) are checked again by the view once the multipart
-form says which type it is.
+form says which type it is. Every other request into Django may carry at most
+DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) plus framing, counted the same way.
 """
 
 from __future__ import annotations
 
 import json
+
+from django.conf import settings
 
 from chat.tokens import decode_token
 from chat_project.errors import Unauthorized, error_envelope
@@ -49,19 +52,29 @@ class UploadGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != UPLOAD_PATH:
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        from uploads.services import upload_request_limit
+        if scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH:
+            from uploads.services import upload_request_limit
 
-        refusal = self._refuse_early(scope, upload_request_limit())
+            limit = upload_request_limit()
+            refusal = self._unauthorized(scope) or self._declared_too_large(scope, limit)
+        else:
+            # Every other request is a small form or JSON document; Django would refuse a larger
+            # one only after writing all of it to disk.
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if limit is None:
+                return await self.app(scope, receive, send)
+            limit += settings.UPLOAD_MULTIPART_OVERHEAD_BYTES
+            refusal = self._declared_too_large(scope, limit)
         if refusal is not None:
             for message in refusal:
                 await send(message)
             return None
-        return await self._counted(scope, receive, send, upload_request_limit())
+        return await self._counted(scope, receive, send, limit)
 
     @staticmethod
-    def _refuse_early(scope, limit: int) -> list[dict] | None:
+    def _unauthorized(scope) -> list[dict] | None:
         header = _header(scope, b"authorization")
         try:
             scheme, _, token = (header or "").partition(" ")
@@ -72,6 +85,10 @@ class UploadGuard:
             return _json_response(
                 401, error_envelope(exc.message, exc.code), [(b"www-authenticate", b'Bearer realm="api"')]
             )
+        return None
+
+    @staticmethod
+    def _declared_too_large(scope, limit: int) -> list[dict] | None:
         length = _header(scope, b"content-length")
         if length is not None:
             try:
@@ -79,7 +96,7 @@ class UploadGuard:
             except ValueError:
                 return _json_response(400, error_envelope("Content-Length is not a number.", "invalid"))
             if too_large:
-                return _json_response(413, error_envelope("The upload is too large.", "invalid"))
+                return _json_response(413, error_envelope("The request body is too large.", "invalid"))
         return None
 
     async def _counted(self, scope, receive, send, limit: int):
@@ -94,7 +111,7 @@ class UploadGuard:
                 if state["received"] > limit:
                     state["refused"] = True
                     if not state["started"]:
-                        for out in _json_response(413, error_envelope("The upload is too large.", "invalid")):
+                        for out in _json_response(413, error_envelope("The request body is too large.", "invalid")):
                             await send(out)
                     # Django stops reading and answers nothing once the client seems gone.
                     return {"type": "http.disconnect"}

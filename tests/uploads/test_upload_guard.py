@@ -144,3 +144,32 @@ def test_other_routes_are_untouched(chat_server):
     started = time.monotonic()
     assert httpx.get(chat_server.url + "/healthz", timeout=10).status_code == 200
     assert time.monotonic() - started < 5
+
+
+def test_other_requests_are_capped_at_the_form_limit(chat_server, make_user, settings):
+    """A JSON endpoint never needs more than DATA_UPLOAD_MAX_MEMORY_SIZE; a larger body is refused
+    before Django writes it to disk."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    settings.UPLOAD_MULTIPART_OVERHEAD_BYTES = 1_000
+    token = issue_token(make_user("Alice").pk)
+    with connect(chat_server) as sock:
+        sock.sendall(
+            b"POST /api/friendships HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n" % token.encode()
+        )
+        status, _, body = read_response(sock)
+    assert status == 413 and body["code"] == "invalid"
+    chunked = httpx.post(
+        chat_server.url + "/api/friendships",
+        content=(b"x" * 4096 for _ in range(10)),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert chunked.status_code == 413
+    small = httpx.post(
+        chat_server.url + "/api/friendships",
+        json={"userId": "not-a-guid"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert small.status_code == 400 and small.json()["message"].startswith("userId:")
