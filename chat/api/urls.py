@@ -4,10 +4,18 @@ Path arguments are plain strings parsed by the views, so that a malformed id is 
 JSON envelope (403/404) like any other, never with Django's HTML 404 page.
 """
 
-from django.urls import path
+from django.http import JsonResponse
+from django.urls import path, re_path
 
 from chat.api import devices, friendships, views
+from chat_project.errors import error_envelope
 from uploads.views import UploadFileView
+
+
+def api_not_found(request, *args, **kwargs):
+    """Unknown paths under /api/ answer in the envelope too, not with Django's HTML page."""
+    return JsonResponse(error_envelope("No such endpoint.", "not_found"), status=404)
+
 
 urlpatterns = [
     path("chat/uploadFile", UploadFileView.as_view(), name="upload-file"),
@@ -22,4 +30,5 @@ urlpatterns = [
     path("friendships/<str:user_id>/block", friendships.FriendshipBlockView.as_view(), name="friendship-block"),
     path("notifications/devices", devices.DeviceListView.as_view(), name="devices"),
     path("notifications/devices/<str:token>", devices.DeviceDetailView.as_view(), name="device"),
+    re_path(r"^.*$", api_not_found),
 ]

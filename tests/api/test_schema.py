@@ -94,3 +94,15 @@ def test_schemathesis_finds_no_server_error(media_root, keep_test_connection, mo
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         no_server_error()
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/api/friendships/", "/api/chat/groups/1/members/", "/api/"])
+def test_unknown_api_paths_answer_in_the_envelope(client, path):
+    response = client.post(path)
+    assert response.status_code == 404
+    assert response.json() == {"success": False, "data": None, "message": "No such endpoint.", "code": "not_found"}
+
+
+def test_wrong_method_answers_in_the_envelope(api, make_user):
+    response = api(make_user("A")).put("/api/friendships")
+    assert response.status_code == 405 and response.json()["code"] == "invalid"
