@@ -33,10 +33,11 @@ async def test_payload_token_of_another_user_is_forbidden_on_a_verified_socket(c
     assert ack["code"] == "forbidden"
 
 
-async def test_invalid_payload_token_is_unauthorized(clients, make_user):
+async def test_invalid_payload_token_is_unauthorized_and_a_non_string_one_invalid(clients, make_user):
     client = await clients(make_user("Alice"))
     assert (await client.call("testWhoAmI", {"accessToken": "nonsense"}))["code"] == "unauthorized"
-    assert (await client.call("testWhoAmI", {"accessToken": 12}))["code"] == "unauthorized"
+    # A field of the wrong type is `invalid` (CONTRACT §4), the token field included.
+    assert (await client.call("testWhoAmI", {"accessToken": 12}))["code"] == "invalid"
 
 
 async def test_tokenless_socket_is_bound_by_its_first_event_with_a_token(clients, make_user):
