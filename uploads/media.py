@@ -124,12 +124,11 @@ class ImageResult:
     source_format: str
 
 
-def _to_srgb(image: Image.Image) -> Image.Image:
+def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
     """Convert a photo with an embedded colour profile (Display P3 on iPhones) to sRGB.
 
     The profile is dropped with the rest of the metadata, so without this the colours would shift.
     """
-    icc = image.info.get("icc_profile")
     if not icc or image.mode not in ("RGB", "RGBA"):
         return image
     try:
@@ -179,8 +178,8 @@ def reencode_image(
                 if upright.mode.startswith("I") or upright.mode == "F":
                     upright = upright.convert("I").point(lambda v: v / 256).convert("L")
                 upright = upright.convert("RGBA" if has_alpha else "RGB")
-            upright = _to_srgb(upright)
             upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            upright = _to_srgb(upright, image.info.get("icc_profile"))
             # A fresh image carries pixels only: nothing of the source's info dict can leak into the file.
             clean = Image.new(upright.mode, upright.size)
             clean.paste(upright)

@@ -256,3 +256,17 @@ def test_media_path_is_accepted_only_for_its_type(client):
     assert upload_matches(path=path, message_type=1)
     assert not upload_matches(path=path, message_type=4)
     assert not upload_matches(path="/uploads/chat-messages/audios/forged.wav", message_type=1)
+
+
+def test_colour_profile_is_applied_then_dropped(client):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 120, 240)).save(source, "JPEG", icc_profile=icc)
+    assert Image.open(io.BytesIO(source.getvalue())).info.get("icc_profile")
+    data = stored(ok(upload(client, source.getvalue(), "p3.jpg", 2), 201))
+    image = Image.open(io.BytesIO(data))
+    assert "icc_profile" not in image.info and image.size == (300, 200)
+    r, g, b = image.convert("RGB").getpixel((150, 100))
+    assert abs(r - 10) < 12 and abs(g - 120) < 12 and abs(b - 240) < 12
