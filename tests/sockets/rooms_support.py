@@ -1,4 +1,4 @@
-"""Data builders shared by the room, presence and list tests. Through the real services where they exist."""
+"""Data builders shared by the room, presence and list tests, through the real services."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import asyncio
 
 from django.utils import timezone
 
-from chat.models import ChatHeader, ChatMember, ChatType, Friendship, FriendshipStatus, MessageType
+from chat.models import Friendship, FriendshipStatus, MessageType
+from chat.services import friendships
 from chat.services.chats import chat_direct_get_or_create
+from chat.services.groups import group_create
 from chat.services.messages import message_create
 from tests.conftest import run_sync
 
@@ -39,22 +41,15 @@ HEADER_KEYS = {
 
 
 def _befriend(a, b, status: int) -> Friendship:
-    try:
-        from chat.services import friendships as services
-    except ImportError:  # the REST engineer's services are not there: rows through the model
-        services = None
-    if services is not None:
-        if status == FriendshipStatus.BLOCKED:
-            return services.friendship_block(user=a, other=b)[0]
-        row, _ = services.friendship_request(user=a, other=b)
-        if status == FriendshipStatus.ACCEPTED:
-            return services.friendship_accept(user=b, other=a)
-        if status == FriendshipStatus.REJECTED:
-            return services.friendship_reject(user=b, other=a)
-        return row
-    return Friendship.objects.create(
-        requester=a, addressee=b, status=status, blocked_by=a if status == FriendshipStatus.BLOCKED else None
-    )
+    """`a` asks `b` (who answers), or `a` blocks `b`: the friendship services, as the REST API calls them."""
+    if status == FriendshipStatus.BLOCKED:
+        return friendships.friendship_block(user=a, other=b)[0]
+    row, _ = friendships.friendship_request(user=a, other=b)
+    if status == FriendshipStatus.ACCEPTED:
+        return friendships.friendship_accept(user=b, other=a)
+    if status == FriendshipStatus.REJECTED:
+        return friendships.friendship_reject(user=b, other=a)
+    return row
 
 
 def befriend(a, b, status: int = FriendshipStatus.ACCEPTED) -> Friendship:
@@ -65,19 +60,8 @@ def direct_chat(a, b) -> int:
     return run_sync(lambda: chat_direct_get_or_create(user=a, other=b)[0].pk)
 
 
-def _group(creator, members, name):
-    now = timezone.now()
-    chat = ChatHeader.objects.create(
-        chat_type=ChatType.GROUP, name=name, created_by=creator, creation_time=now, last_activity_time=now
-    )
-    rows = [ChatMember(chat=chat, user=creator, is_admin=True, joined_time=now)]
-    rows += [ChatMember(chat=chat, user=m, joined_time=now) for m in members]
-    ChatMember.objects.bulk_create(rows)
-    return chat.pk
-
-
 def group_chat(creator, *members, name: str = "Group") -> int:
-    return run_sync(_group, creator, members, name)
+    return run_sync(lambda: group_create(creator=creator, name=name, member_ids=[m.pk for m in members]).pk)
 
 
 def send(user, chat_id: int, text: str = "hello"):

@@ -28,6 +28,8 @@ def no_rate_limit(settings):
 
 
 def many_groups(owner, n):
+    """Rows in bulk: a hundred service calls would only slow the test down."""
+
     def build():
         now = timezone.now()
         chats = ChatHeader.objects.bulk_create(
