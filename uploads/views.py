@@ -47,6 +47,23 @@ class UploadFileInput(serializers.Serializer):
     )
 
 
+# Written out because drf-spectacular documents a FileField as a URI unless every component is
+# split into request and response halves.
+UPLOAD_FORM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "The file to upload"},
+        "messageType": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 4,
+            "description": "1 audio, 2 image, 3 file/document, 4 video",
+        },
+    },
+    "required": ["file", "messageType"],
+}
+
+
 class UploadFileView(APIView):
     parser_classes = [MultiPartParser]
 
@@ -59,7 +76,7 @@ class UploadFileView(APIView):
             "takes any file. Limits: video 500 MB, audio, file and image input 50 MB (413 above). `data` is the "
             "path to send as the `message` of createMessage."
         ),
-        request={"multipart/form-data": UploadFileInput},
+        request={"multipart/form-data": UPLOAD_FORM_SCHEMA},
         responses={
             201: envelope("UploadFileResponse", serializers.CharField(help_text="/uploads/chat-messages/...")),
             413: ERRORS[400],

@@ -52,7 +52,9 @@ def test_schema_documents_every_endpoint(client):
         content = operation["responses"][success]["content"]["application/json"]["schema"]
         assert "$ref" in content, path
     upload = schema["paths"]["/api/chat/uploadFile"]["post"]
-    assert "multipart/form-data" in upload["requestBody"]["content"]
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["file"] == {"type": "string", "format": "binary", "description": "The file to upload"}
+    assert form["required"] == ["file", "messageType"]
     assert "413" in upload["responses"]
     assert schema["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",
