@@ -34,6 +34,8 @@ lint: $(VENV)/.dev
 
 test: lint
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory test-e2e
+	@$(MAKE) --no-print-directory test-postgres
 
 # The spec's JavaScript client (the official socket.io-client, pinned in tests/e2e/package-lock.json)
 # against a server each test file starts. Skipped, with the reason, where Node.js 20+ or npm is missing.
