@@ -19,9 +19,6 @@ from asgiref.sync import sync_to_async
 
 from chat.tokens import issue_token
 
-os.environ.setdefault("CHAT_RATE_LIMIT", "0")
-
-
 # --- running ORM code from async tests ------------------------------------------------------------
 
 _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-orm")
@@ -41,6 +38,12 @@ def run_sync(fn, *args, **kwargs):
 
 
 # --- users and tokens ----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit(settings):
+    """Tests send freely; the rate-limit tests turn the limit back on with the `settings` fixture."""
+    settings.CHAT_RATE_LIMIT = "0"
 
 
 @pytest.fixture
@@ -178,16 +181,14 @@ class Client:
         self.url = url
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list] = defaultdict(list)
-        self._waiters: list[tuple[str, asyncio.Future]] = []
+        self._consumed: dict[str, int] = defaultdict(int)  # how many of each event wait_for has returned
+        self._arrived: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
 
         @self.sio.on("*")
         async def catch_all(event, *args):
             value = args[0] if len(args) == 1 else list(args)
             self.events[event].append(value)
-            for name, fut in list(self._waiters):
-                if name == event and not fut.done():
-                    fut.set_result(value)
-                    self._waiters.remove((name, fut))
+            self._arrived[event].set()
 
     async def connect(
         self, *, user_id=None, token=None, auth=None, query=None, transports=("websocket",), headers=None
@@ -214,10 +215,20 @@ class Client:
         return await self.sio.call(event, payload, timeout=timeout)
 
     async def wait_for(self, event: str, timeout: float = 3):
-        """The next `event` (or one already received and not yet consumed by wait_for)."""
-        fut = asyncio.get_running_loop().create_future()
-        self._waiters.append((event, fut))
-        return await asyncio.wait_for(fut, timeout)
+        """The oldest `event` not yet returned by wait_for, waiting for it if it has not arrived.
+
+        Events that arrive before the call are not missed (an ack and a broadcast race each other).
+        """
+
+        async def next_one():
+            while len(self.events[event]) <= self._consumed[event]:
+                self._arrived[event].clear()
+                await self._arrived[event].wait()
+            value = self.events[event][self._consumed[event]]
+            self._consumed[event] += 1
+            return value
+
+        return await asyncio.wait_for(next_one(), timeout)
 
     async def settle(self, seconds: float = 0.2) -> None:
         """Let in-flight server events arrive (for asserting that something did NOT arrive)."""
