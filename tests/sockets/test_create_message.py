@@ -226,7 +226,18 @@ async def test_rate_limit(scene, settings):
     assert len(stored(s.chat_id)) == 4
 
 
-async def test_one_senders_burst_arrives_in_order_everywhere(scene):
+async def test_one_senders_burst_arrives_in_order_everywhere(scene, monkeypatch):
+    from chat.sockets import message_handlers
+
+    real_event_user = message_handlers.event_user
+
+    async def uneven_event_user(sid, payload):
+        # Earlier messages take longer to get through identification: without per-socket ordering
+        # later ones would overtake them. The order must not depend on how long each step takes.
+        await asyncio.sleep((30 - int(payload["message"][1:])) * 0.002)
+        return await real_event_user(sid, payload)
+
+    monkeypatch.setattr(message_handlers, "event_user", uneven_event_user)
     s = scene
     loop = asyncio.get_running_loop()
     acks = [loop.create_future() for _ in range(30)]
