@@ -3,7 +3,7 @@
 Fills a throw-away SQLite database (a temp DATABASE_URL file, same settings as production SQLite:
 WAL, IMMEDIATE) with one chat of 200,000 messages and one of 1,000, interleaved the way a busy table
 is (the small chat is sparse: one of its rows every ~200), 1% of them soft-deleted. Then times
-`chat.selectors.messages.message_page` (membership + visible count, then the page, as the socket
+`chat.selectors.messages.message_page` (membership, visible count, then the page, as the socket
 handler calls it) for: the newest page, a deep keyset page (`lastMessageId` near the oldest), and for
 comparison a deep OFFSET page (`skipCount`) and the count query alone. Prints median and p95 in ms and
 SQLite's query plans.
