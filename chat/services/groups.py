@@ -87,7 +87,9 @@ def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID
         presence = get_presence()
         online = presence.online_user_ids(str(u.pk) for u in new_users)
         for member in added:
-            payload = {**dtos.member_dto(member, online=online, viewing=set()), "chatHeaderId": int(chat_id)}
+            payload = dtos.member_join_event(
+                dtos.member_dto(member, online=online, viewing=set()), chat_id=int(chat_id)
+            )
             publish("onMemberJoin", payload, room=chat_room(chat_id))
     return added
 
