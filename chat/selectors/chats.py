@@ -30,17 +30,24 @@ def membership_get(*, user: User, chat_id: int) -> ChatMember:
 
 
 def contact_user_ids(*, user_id) -> set[str]:
-    """Who hears this user's `clientStatus`: accepted friends and members of chats they share."""
-    friends = Friendship.objects.filter(
-        Q(requester_id=user_id) | Q(addressee_id=user_id), status=FriendshipStatus.ACCEPTED
-    ).values_list("requester_id", "addressee_id")
-    ids = {str(uid) for pair in friends for uid in pair}
+    """Who hears this user's `clientStatus`: accepted friends and members of chats they share.
+
+    Never a user on either side of a block: a block hides presence too, even in a shared group.
+    """
+    relations = Friendship.objects.filter(
+        Q(requester_id=user_id) | Q(addressee_id=user_id),
+        status__in=[FriendshipStatus.ACCEPTED, FriendshipStatus.BLOCKED],
+    ).values_list("requester_id", "addressee_id", "status")
+    ids: set[str] = set()
+    blocked: set[str] = set()
+    for requester, addressee, status in relations:
+        (blocked if status == FriendshipStatus.BLOCKED else ids).update((str(requester), str(addressee)))
     my_chats = ChatMember.objects.filter(user_id=user_id).values("chat_id")
     ids.update(
         str(uid) for uid in ChatMember.objects.filter(chat_id__in=my_chats).values_list("user_id", flat=True).distinct()
     )
     ids.discard(str(user_id))
-    return ids
+    return ids - blocked
 
 
 def friendship_between(*, user_a_id, user_b_id) -> Friendship | None:

@@ -140,3 +140,17 @@ async def test_is_online_in_the_lists_follows_presence(clients, make_user):
     await b.disconnect()
     await received(a, "clientStatus", 2)
     assert (await a.call("getMyFriendships"))[0]["isOnline"] is False
+
+
+async def test_a_block_hides_presence_even_in_a_shared_group(clients, make_user):
+    alice, blocker, mate = make_user("Alice"), make_user("Blocker"), make_user("Mate")
+    direct_chat(alice, blocker)
+    group_chat(mate, alice, blocker)
+    befriend(blocker, alice, FriendshipStatus.BLOCKED)
+    listeners = {u: await clients(u) for u in (blocker, mate)}
+    a = await clients(alice)
+    assert await received(listeners[mate], "clientStatus") == [status(alice, True)]
+    await a.disconnect()
+    assert (await received(listeners[mate], "clientStatus", 2))[1] == status(alice, False)
+    await listeners[blocker].settle()
+    assert [e for e in listeners[blocker].events["clientStatus"] if e["userId"] == str(alice.pk)] == []
