@@ -8,7 +8,7 @@ What it runs, on loopback and bounded in time (about a minute in all):
   - N users in pairs, each pair with its one-to-one chat, seeded through the real services;
   - bench/load.mjs: N WebSocket clients that connect with their token and join their chat, then
     (a) closed-loop createMessage throughput at 100 sockets, (b) open-loop latency from emit to the
-    partner's `message` at a fixed offered rate over all N sockets, (c) server RSS per idle connected
+    partner's `message` at fixed offered rates (100 and 200 msg/s) over all N sockets, (c) server RSS per idle connected
     socket, (d) findAllMessages page latency.
 Figures are noisy (the load generator shares the machine): compare within one run (shared/PERFORMANCE.md).
 """
@@ -106,7 +106,16 @@ def git_commit() -> str:
 
 
 def table(results: dict) -> str:
-    c, o, m, h = results["closed_loop"], results["open_loop"], results["memory"], results["history_pages"]
+    c, m, h = results["closed_loop"], results["memory"], results["history_pages"]
+    open_rows = [
+        (
+            f"(b) open loop at {o['offered_per_second']:g} msg/s",
+            f"p50 {o['latency']['p50_ms']} ms / p99 {o['latency']['p99_ms']} ms",
+            f"emit -> partner's message over {o['sockets']} sockets, {o['delivered']}/{o['sent']} delivered, "
+            f"lost {o['lost']}, errors {o['errors']}",
+        )
+        for o in results["open_loop"]
+    ]
     rows = [
         (
             "(a) closed loop, createMessage",
@@ -114,12 +123,6 @@ def table(results: dict) -> str:
             f"{c['sockets']} sockets, "
             f"{c['acks']} acks in {c['seconds']} s, ack p50 {c['ack_latency']['p50_ms']} ms "
             f"p99 {c['ack_latency']['p99_ms']} ms, errors {c['errors']}",
-        ),
-        (
-            "(b) open loop, emit -> message",
-            f"p50 {o['latency']['p50_ms']} ms / p99 {o['latency']['p99_ms']} ms",
-            f"{o['offered_per_second']} msg/s offered over {o['sockets']} sockets, {o['delivered']}/{o['sent']} "
-            f"delivered, lost {o['lost']}, errors {o['errors']}",
         ),
         (
             "(c) RSS per idle socket",
@@ -134,6 +137,7 @@ def table(results: dict) -> str:
             f"~{h['messages_per_chat']} messages per chat, errors {h['errors']}",
         ),
     ]
+    rows[1:1] = open_rows
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     lines = [f"{'measure'.ljust(width[0])}  {'result'.ljust(width[1])}  detail"]
     lines.append("-" * (width[0] + width[1] + 40))
@@ -146,7 +150,11 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=1000, help="connected sockets (even; pairs share a chat)")
     parser.add_argument("--closed-sockets", type=int, default=100)
     parser.add_argument("--closed-seconds", type=float, default=10)
-    parser.add_argument("--open-rate", type=float, default=200, help="offered messages per second")
+    parser.add_argument(
+        "--open-rates",
+        default="100,200",
+        help="offered messages per second, one open-loop run per comma-separated rate",
+    )
     parser.add_argument("--open-seconds", type=float, default=10)
     parser.add_argument("--page-calls", type=int, default=200)
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
@@ -192,7 +200,7 @@ def main() -> int:
             "out": str(work / "load.json"),
             "closedSockets": args.closed_sockets,
             "closedSeconds": args.closed_seconds,
-            "openRate": args.open_rate,
+            "openRates": [float(rate) for rate in args.open_rates.split(",")],
             "openSeconds": args.open_seconds,
             "pageCalls": args.page_calls,
         }
