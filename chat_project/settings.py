@@ -215,6 +215,9 @@ SOCKETIO_CHANNEL = env_str("SOCKETIO_CHANNEL", "chat-socketio")
 SOCKETIO_PING_INTERVAL = env_int("SOCKETIO_PING_INTERVAL", 25)
 SOCKETIO_PING_TIMEOUT = env_int("SOCKETIO_PING_TIMEOUT", 20)
 SOCKETIO_MAX_HTTP_BUFFER_SIZE = env_int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", 1_000_000)
+# With REDIS_URL: seconds after which a server that stopped heartbeating counts as dead and its
+# sockets are removed from presence by the others.
+PRESENCE_HOST_TTL = env_int("PRESENCE_HOST_TTL", 30)
 
 # --- Push notifications (CONTRACT §7) -------------------------------------------------------------
 PUSH_BACKEND = env_str("PUSH_BACKEND", "notifications.backends.console.PushBackend")

@@ -104,10 +104,10 @@ async def _bind(sid: str, session: dict, user: User, *, connecting: bool = False
     await sio.enter_room(sid, user_room(user.pk))
     came_online = get_presence().add_socket(str(user.pk), sid, session["client_type"])
     if came_online:
-        await _announce_status(user, session["client_type"], active=True)
+        await announce_status(user, session["client_type"], active=True)
 
 
-async def _announce_status(user: User, client_type: str, *, active: bool) -> None:
+async def announce_status(user: User, client_type: str, *, active: bool) -> None:
     contacts = await sync_to_async(chat_selectors.contact_user_ids)(user_id=user.pk)
     if contacts:
         payload = dtos.client_status_event(user_id=user.pk, client_type=client_type, active=active)
@@ -135,7 +135,7 @@ async def disconnect(sid, reason=None):
     if went_offline:
         try:
             await sync_to_async(user_services.user_touch_last_seen)(user_id=user.pk)
-            await _announce_status(user, session["client_type"], active=False)
+            await announce_status(user, session["client_type"], active=False)
         except Exception:
             logger.exception("offline announcement failed for %s", user.pk)
 

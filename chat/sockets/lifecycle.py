@@ -31,5 +31,10 @@ async def shutdown() -> None:
     bridge.detach()
 
 
+from chat.sockets import presence_upkeep  # noqa: E402
+
+startup_hooks.append(presence_upkeep.start)
+shutdown_hooks.append(presence_upkeep.stop)
+
 # The push delivery loop (notifications) appends itself to the hooks above.
 from notifications import server_hooks  # noqa: E402, F401

@@ -12,6 +12,7 @@ who is viewing), and both stores answer in microseconds.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -91,6 +92,16 @@ class MemoryPresence:
         with self._lock:
             return {int(c): set(self._chat_viewers.get(int(c), {}).values()) for c in chat_ids}
 
+    # A process's memory dies with it: there is no other host whose sockets could be left behind.
+    def heartbeat(self, ttl: int) -> None:
+        return None
+
+    def retire(self) -> None:
+        return None
+
+    def reap_dead_hosts(self) -> list[tuple[str, str]]:
+        return []
+
     def reset(self) -> None:
         with self._lock:
             self._user_sids.clear()
@@ -99,13 +110,26 @@ class MemoryPresence:
 
 
 class RedisPresence:
-    """The same state in Redis hashes and sets, shared by every worker and host."""
+    """The same state in Redis hashes and sets, shared by every worker and host.
 
-    def __init__(self, url: str, prefix: str = "chat:presence") -> None:
+    Each server process is a *host* that lists its sockets under its own key and keeps an `alive` key
+    with a time-to-live fresh (`heartbeat`). A host that dies without closing its sockets stops doing
+    that; the others then remove its sockets (`reap_dead_hosts`), so its users do not stay online, or
+    "viewing" and without pushes, forever.
+    """
+
+    def __init__(self, url: str, prefix: str = "chat:presence", host_id: str | None = None) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, decode_responses=True)
         self._prefix = prefix
+        self.host_id = host_id or uuid.uuid4().hex
+
+    def _host_key(self, host_id: str) -> str:
+        return f"{self._prefix}:host:{host_id}"
+
+    def _alive_key(self, host_id: str) -> str:
+        return f"{self._prefix}:alive:{host_id}"
 
     def _user_key(self, user_id) -> str:
         return f"{self._prefix}:user:{user_id}"
@@ -118,9 +142,10 @@ class RedisPresence:
 
     def add_socket(self, user_id: str, sid: str, client_type: str) -> bool:
         pipe = self._redis.pipeline(transaction=True)
+        pipe.sadd(self._host_key(self.host_id), f"{user_id} {sid}")
         pipe.hset(self._user_key(user_id), sid, client_type)
         pipe.hlen(self._user_key(user_id))
-        added, count = pipe.execute()
+        _, added, count = pipe.execute()
         return bool(added) and count == 1
 
     def remove_socket(self, user_id: str, sid: str) -> tuple[bool, set[int]]:
@@ -129,6 +154,7 @@ class RedisPresence:
         for chat_id in chats:
             pipe.hdel(self._chat_key(chat_id), sid)
         pipe.delete(self._sid_key(sid))
+        pipe.srem(self._host_key(self.host_id), f"{user_id} {sid}")
         pipe.hdel(self._user_key(user_id), sid)
         pipe.hlen(self._user_key(user_id))
         *_, removed, remaining = pipe.execute()
@@ -173,6 +199,31 @@ class RedisPresence:
         for chat_id in ids:
             pipe.hvals(self._chat_key(chat_id))
         return {chat_id: set(vals) for chat_id, vals in zip(ids, pipe.execute(), strict=True)}
+
+    def heartbeat(self, ttl: int) -> None:
+        """This host is alive for `ttl` more seconds."""
+        self._redis.set(self._alive_key(self.host_id), "1", ex=ttl)
+
+    def retire(self) -> None:
+        """This host is stopping: the others may reap whatever sockets it leaves at once."""
+        self._redis.delete(self._alive_key(self.host_id))
+
+    def reap_dead_hosts(self) -> list[tuple[str, str]]:
+        """Remove the sockets of hosts whose heartbeat expired; returns (user id, client type) of the
+        users that went offline by it, each once even when several hosts reap at the same time."""
+        offline: list[tuple[str, str]] = []
+        for key in self._redis.scan_iter(match=self._host_key("*"), count=500):
+            host_id = key.rsplit(":", 1)[1]
+            if host_id == self.host_id or self._redis.exists(self._alive_key(host_id)):
+                continue
+            for member in self._redis.smembers(key):
+                user_id, _, sid = member.partition(" ")
+                client_type = self._redis.hget(self._user_key(user_id), sid) or "web"
+                went_offline, _ = self.remove_socket(user_id, sid)
+                if went_offline:
+                    offline.append((user_id, client_type))
+            self._redis.delete(key)
+        return offline
 
     def reset(self) -> None:
         cursor = 0

@@ -52,3 +52,43 @@ def test_clear_user_viewing_and_reset(store):
     store.reset()
     assert store.online_user_ids(["u1", "u2"]) == set()
     assert store.viewing_user_ids(1) == set()
+
+
+def test_sockets_of_a_dead_host_are_reaped_once(redis_url):
+    crashed = RedisPresence(redis_url, prefix="test-presence", host_id="crashed")
+    survivor = RedisPresence(redis_url, prefix="test-presence", host_id="survivor")
+    other = RedisPresence(redis_url, prefix="test-presence", host_id="other")
+    for store in (crashed, survivor, other):
+        store.heartbeat(ttl=30)
+    crashed.add_socket("u1", "s1", "mobile")
+    crashed.set_viewing("s1", "u1", 7)
+    crashed.add_socket("u2", "s2", "web")
+    survivor.add_socket("u2", "s3", "web")  # u2 is also connected elsewhere
+
+    assert survivor.reap_dead_hosts() == []  # everyone is alive: nothing happens
+    assert survivor.online_user_ids(["u1", "u2"]) == {"u1", "u2"}
+
+    crashed._redis.delete("test-presence:alive:crashed")  # the heartbeat expired
+    assert survivor.reap_dead_hosts() == [("u1", "mobile")]
+    assert other.reap_dead_hosts() == []  # a second reaper finds nothing left to announce
+    assert survivor.online_user_ids(["u1", "u2"]) == {"u2"}
+    assert survivor.user_sids("u2") == {"s3"}
+    assert survivor.viewing_user_ids(7) == set()
+
+
+def test_a_retiring_host_is_reaped_without_waiting_for_its_ttl(redis_url):
+    leaving = RedisPresence(redis_url, prefix="test-presence", host_id="leaving")
+    staying = RedisPresence(redis_url, prefix="test-presence", host_id="staying")
+    leaving.heartbeat(ttl=30)
+    leaving.add_socket("u1", "s1", "web")
+    leaving.retire()
+    assert staying.reap_dead_hosts() == [("u1", "web")]
+
+
+def test_the_memory_store_has_nothing_to_reap():
+    store = MemoryPresence()
+    store.heartbeat(ttl=30)
+    store.add_socket("u1", "s1", "web")
+    assert store.reap_dead_hosts() == []
+    store.retire()
+    assert store.online_user_ids(["u1"]) == {"u1"}
