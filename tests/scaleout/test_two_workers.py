@@ -35,6 +35,7 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 class Worker:
     def __init__(self, env: dict, log_dir: Path, index: int) -> None:
         self.port = free_port()
+        self.env = env
         self.log_path = log_dir / f"worker{index}.log"
         with self.log_path.open("w") as log:
             self.proc = subprocess.Popen(
@@ -92,6 +93,7 @@ def workers():
         PUSH_BACKEND="notifications.backends.filebased.PushBackend",
         PUSH_FILE_PATH=str(work / "pushes.jsonl"),
         LOG_LEVEL="WARNING",
+        PRESENCE_HOST_TTL="3",  # so that the crash test sees a dead worker's users reaped within seconds
     )
     started: list[Worker] = []
     try:
@@ -288,3 +290,33 @@ async def test_viewing_and_group_removal_are_seen_by_every_worker(workers, conne
     assert heard(b, "message", lambda m: m["chatMessage"]["id"] == sent["id"]) == []
     assert bob.id not in await viewing_seen_from_worker_1()
     assert (await b.call("findAllMessages", {"chatHeaderId": chat_id}))["code"] == "forbidden"
+
+
+async def test_a_crashed_workers_users_go_offline_for_the_others(workers, connect):
+    alice, bob = User("Alice"), User("Bob")
+    doomed = Worker(workers[0].env, workers[0].log_path.parent, 3)
+    try:
+        doomed.wait_healthy()
+        await rest(workers[0], "GET", "/api/friendships", alice)  # her first token use creates her
+        b = await connect(bob, 1)
+        chat_id = (await b.call("joinRoom", {"otherUserId": alice.id}))["chatHeaderId"]
+        a = Client(doomed.url)
+        await a.connect(user_id=alice.id, token=alice.token)
+        assert (await a.call("joinRoom", {"chatHeaderId": chat_id}))["joined"] is True
+        await eventually(
+            lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and s["activeNow"]), what="online"
+        )
+        doomed.proc.kill()  # no disconnect handler runs: only the heartbeat can tell
+        doomed.proc.wait()
+        await eventually(
+            lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and not s["activeNow"]),
+            timeout=15,
+            what="clientStatus offline after the crash",
+        )
+        chats = await b.call("getMyChats", {})
+        assert next(c["isOnline"] for c in chats if c["chatHeaderId"] == chat_id) is False
+        header = await b.call("findAllChatHeaders", {})
+        members = next(h for h in header["items"] if h["id"] == chat_id)["members"]
+        assert next(m["isViewingChat"] for m in members if m["userId"] == alice.id) is False
+    finally:
+        doomed.stop()
