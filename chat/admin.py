@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, User
+from chat.services import moderation
 
 
 @admin.register(User)
@@ -46,9 +47,21 @@ class ChatMessageAdmin(admin.ModelAdmin):
     list_select_related = ["chat", "sender"]
     date_hierarchy = "creation_time"
 
+    actions = ["soft_delete", "restore"]
+
     @admin.display(description="message")
     def short_text(self, obj: ChatMessage) -> str:
         return obj.message[:80]
+
+    @admin.action(description="Soft-delete selected messages (hidden from users, kept here)")
+    def soft_delete(self, request, queryset):
+        done = moderation.messages_moderate_delete(message_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{len(done)} message(s) deleted for everyone.", messages.SUCCESS)
+
+    @admin.action(description="Restore selected soft-deleted messages")
+    def restore(self, request, queryset):
+        done = moderation.messages_moderate_restore(message_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{len(done)} message(s) restored.", messages.SUCCESS)
 
 
 @admin.register(Friendship)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
-from chat.models import ChatMessage
+from chat.events import chat_room, publish
+from chat.models import ChatHeader, ChatMessage
 
 
 def messages_purge_deleted(*, older_than: timedelta, dry_run: bool = False) -> int:
@@ -23,3 +25,49 @@ def messages_purge_deleted(*, older_than: timedelta, dry_run: bool = False) -> i
     with transaction.atomic():
         count, _ = doomed.delete()
     return count
+
+
+def _refresh_last_messages(chat_ids) -> None:
+    """Point each chat's header at its newest visible message (or none)."""
+    for chat_id in chat_ids:
+        newest = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
+        ChatHeader.objects.filter(pk=chat_id).update(last_message_id=Subquery(newest))
+
+
+def messages_moderate_delete(*, message_ids) -> list[int]:
+    """A moderator soft-deletes messages of any author: gone from every client read, kept for review.
+
+    Announced like an author's delete: `messageDeleted` once per newly deleted id, after commit.
+    """
+    with transaction.atomic():
+        rows = list(
+            ChatMessage.objects.select_for_update()
+            .filter(pk__in=list(message_ids), is_deleted=False)
+            .values_list("id", "chat_id")
+        )
+        if not rows:
+            return []
+        ChatMessage.objects.filter(pk__in=[pk for pk, _ in rows]).update(is_deleted=True, deletion_time=timezone.now())
+        _refresh_last_messages({chat_id for _, chat_id in rows})
+        for message_id, chat_id in rows:
+            publish("messageDeleted", (message_id, {"chatHeaderId": chat_id}), room=chat_room(chat_id))
+    return [pk for pk, _ in rows]
+
+
+def messages_moderate_restore(*, message_ids) -> list[int]:
+    """A moderator restores soft-deleted messages: they appear again in history and unread counts.
+
+    Nothing is broadcast: a restored message takes its old place in history, which clients see on
+    their next `findAllMessages`/`findAllChatHeaders` rather than as a new `message`.
+    """
+    with transaction.atomic():
+        rows = list(
+            ChatMessage.objects.select_for_update()
+            .filter(pk__in=list(message_ids), is_deleted=True)
+            .values_list("id", "chat_id")
+        )
+        if not rows:
+            return []
+        ChatMessage.objects.filter(pk__in=[pk for pk, _ in rows]).update(is_deleted=False, deletion_time=None)
+        _refresh_last_messages({chat_id for _, chat_id in rows})
+    return [pk for pk, _ in rows]
