@@ -48,7 +48,7 @@ def test_message_search_and_filters(moderator, conversation):
 
 
 def test_moderators_soft_delete_and_restore_in_bulk(moderator, conversation):
-    alice, bob, chat, first, last = conversation
+    _alice, bob, chat, first, last = conversation
     url = reverse("admin:chat_chatmessage_changelist")
     response = moderator.post(url, {"action": "soft_delete", "_selected_action": [last.pk]}, follow=True)
     assert b"1 message(s) deleted for everyone" in response.content

@@ -45,7 +45,7 @@ def test_purge_removes_only_old_soft_deleted_messages(chat_with_history):
 
 
 def test_purge_keeps_read_marks(chat_with_history):
-    alice, bob, chat, old, _, kept = chat_with_history
+    _alice, bob, chat, old, _, _kept = chat_with_history
     ChatMember.objects.filter(chat=chat, user=bob).update(last_read_message=old.pk)
     run("purge_deleted_messages", "--older-than", "30")
     membership = ChatMember.objects.get(chat=chat, user=bob)
