@@ -67,6 +67,17 @@ def test_jpeg_is_turned_upright_and_loses_exif_and_gps(client):
     assert b"Exif" not in data and b"TestPhone" not in data and b"GPS" not in data
 
 
+def test_iphone_heic_photo_becomes_a_webp(client):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (20, 200, 20)).save(buffer, format="HEIF")
+    data = stored(ok(upload(client, buffer.getvalue(), "IMG_0001.HEIC", 2, "image/heic"), 201))
+    image = Image.open(io.BytesIO(data))
+    assert (image.format, image.size) == ("WEBP", (640, 480))
+    assert image.convert("RGB").getpixel((10, 10))[1] > 150
+
+
 def test_animated_gif_keeps_one_frame(client):
     data = stored(ok(upload(client, files.animated_gif(120), "anim.gif", 2, "image/gif"), 201))
     image = Image.open(io.BytesIO(data))
