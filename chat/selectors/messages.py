@@ -1,4 +1,4 @@
-"""Message reads: history pages (CONTRACT §4 `findAllMessages`) and the sender check of `createMessage`."""
+"""Message reads: history pages (CONTRACT §4 `findAllMessages`) and the checks on the hot write paths."""
 
 from __future__ import annotations
 
@@ -44,6 +44,33 @@ def member_send_blocked(*, user: User, chat_id: int) -> bool:
         raise Forbidden("You are not a member of this chat.")
     chat_type, blocked = row
     return bool(blocked) and chat_type != ChatType.GROUP
+
+
+@cache
+def _read_state_sql() -> str:
+    member, message = ChatMember._meta, ChatMessage._meta
+    q = connection.ops.quote_name
+    return (
+        f"SELECT m.{q('id')}, m.{q('last_read_message_id')}, (SELECT x.{q('id')} FROM {q(message.db_table)} x"
+        f" WHERE x.{q('chat_id')} = m.{q('chat_id')} AND x.{q('is_deleted')} = %s ORDER BY x.{q('id')} DESC LIMIT 1)"
+        f" FROM {q(member.db_table)} m WHERE m.{q('chat_id')} = %s AND m.{q('user_id')} = %s"
+    )
+
+
+def member_read_state(*, user: User, chat_id: int) -> tuple[int, int | None, int | None]:
+    """(membership id, its read mark, the chat's newest visible message id) for `readMessage`.
+
+    `forbidden` for non-members, whether or not the chat exists. Hand-written for the same reason as
+    `member_send_blocked`: clients read on every message they see, and the ORM took ~0.57 ms to
+    compile this one subquery; the query itself runs in ~0.02 ms on the (chat, -id) index.
+    """
+    user_id = User._meta.pk.get_db_prep_value(user.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_read_state_sql(), [False, chat_id, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Forbidden("You are not a member of this chat.")
+    return row[0], row[1], row[2]
 
 
 def message_page(

@@ -16,7 +16,7 @@ from chat import dtos
 from chat.events import chat_room, publish
 from chat.models import ChatHeader, ChatMember, ChatMessage, MessageType, User
 from chat.ratelimit import check_rate
-from chat.selectors.messages import member_send_blocked
+from chat.selectors.messages import member_read_state, member_send_blocked
 from chat_project.errors import Blocked, Forbidden, Invalid
 from notifications import services as notification_services
 from uploads.selectors import upload_matches
@@ -223,20 +223,11 @@ def chat_mark_read(*, user: User, chat_id: int) -> int | None:
     Rules: members only (`forbidden` otherwise). The read mark is a high-water mark and never moves
     back. `messageHasBeenRead` goes to the chat's room, and the user's other devices are told.
     """
-    newest_visible = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
     with transaction.atomic():
-        row = (
-            ChatMember.objects.filter(chat_id=chat_id, user_id=user.pk)
-            .annotate(newest=Subquery(newest_visible))
-            .values("pk", "last_read_message_id", "newest")
-            .first()
-        )
-        if row is None:
-            raise Forbidden("You are not a member of this chat.")
-        last_read, newest = row["last_read_message_id"], row["newest"]
+        member_id, last_read, newest = member_read_state(user=user, chat_id=chat_id)
         if newest is not None and (last_read is None or newest > last_read):
             ChatMember.objects.filter(
-                Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=newest), pk=row["pk"]
+                Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=newest), pk=member_id
             ).update(last_read_message_id=newest)
             last_read = newest
         publish(
