@@ -5,7 +5,8 @@ WAL, IMMEDIATE) with one chat of 200,000 messages and one of 1,000, interleaved 
 is (the small chat is sparse: one of its rows every ~200), 1% of them soft-deleted. Then times
 `chat.selectors.messages.message_page` (membership, visible count, then the page, as the socket
 handler calls it) for: the newest page, a deep keyset page (`lastMessageId` near the oldest), and for
-comparison a deep OFFSET page (`skipCount`) and the count query alone. Prints median and p95 in ms and
+comparison a deep OFFSET page (`skipCount`) and the count query alone; then the write services behind
+createMessage and readMessage, with and without the push hook. Prints median and p95 in ms and
 SQLite's query plans.
 """
 
@@ -28,6 +29,7 @@ def setup_django(db_path: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat_project.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("PUSH_WORKER_IN_PROCESS", "0")
+    os.environ["CHAT_RATE_LIMIT"] = "0"  # benchmarks turn the limit off (CONTRACT §4)
     import django
 
     django.setup()
@@ -120,6 +122,7 @@ def main() -> None:
         alice, big_chat, small_chat = fill(args.big, args.small)
         print(f"sqlite {connection.Database.sqlite_version}; {args.runs} runs each; times in ms (median / p95)")
         run_cases(alice, big_chat, small_chat, args.runs)
+        run_writes(alice, small_chat, args.runs * 10)
         if not args.no_what_if:
             # What the schema would gain from a partial index over the visible messages (the same
             # DDL a migration would emit): the count becomes an index-only scan.
@@ -131,6 +134,35 @@ def main() -> None:
                 editor.add_index(ChatMessage, index)
             print("\n=== what-if: with a partial index (chat, -id) WHERE NOT is_deleted ===")
             run_cases(alice, big_chat, small_chat, args.runs)
+
+
+def run_writes(alice, chat, runs: int) -> None:
+    """The services behind createMessage and readMessage, one call each as a handler's one hop makes it."""
+    from chat.models import ChatMember
+    from chat.services import messages as message_services
+    from notifications import services as notification_services
+
+    reader = ChatMember.objects.filter(chat=chat).exclude(user=alice).select_related("user").first().user
+
+    def send():
+        message_services.message_create(sender=alice, chat_id=chat.pk, message_type=0, text="hello")
+
+    def read():
+        message_services.chat_mark_read(user=reader, chat_id=chat.pk)
+
+    print(f"\n{'write (one call, one transaction)':<52}{'median':>9}{'p95':>9}")
+    for name, fn in (("message_create", send), ("chat_mark_read", read)):
+        med, p95 = timed(fn, runs)
+        print(f"{name:<52}{med:9.3f}{p95:9.3f}")
+    hooks = notification_services.message_created, notification_services.chat_read
+    notification_services.message_created = lambda **kwargs: None
+    notification_services.chat_read = lambda **kwargs: None
+    try:
+        for name, fn in (("message_create, push hook stubbed", send), ("chat_mark_read, push hook stubbed", read)):
+            med, p95 = timed(fn, runs)
+            print(f"{name:<52}{med:9.3f}{p95:9.3f}")
+    finally:
+        notification_services.message_created, notification_services.chat_read = hooks
 
 
 def run_cases(alice, big_chat, small_chat, runs: int) -> None:
