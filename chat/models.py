@@ -82,6 +82,9 @@ class ChatHeader(models.Model):
         "chat.ChatMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     last_activity_time = models.DateTimeField(default=timezone.now)
+    # Kept by the message services so that a history page's `totalCount` is one row read, not a count
+    # over every message of a long chat (54 ms at 200,000 messages on SQLite).
+    message_count = models.PositiveIntegerField(default=0, help_text="Messages that are not deleted.")
 
     class Meta:
         constraints = [

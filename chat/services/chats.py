@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chat.models import ChatHeader, ChatMember, ChatType, User, direct_pair_key
+from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, User, direct_pair_key
 from chat_project.errors import Invalid, NotFound
 
 
@@ -42,3 +56,47 @@ def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHe
     except IntegrityError:
         return ChatHeader.objects.get(direct_key=key), False
     return chat, True
+
+
+def chat_header_message_added(*, chat_id: int, message_id: int, at) -> None:
+    """A visible message was stored: count it, and make it the chat's last message and activity time
+    unless a newer one is already there (concurrent sends may commit in any order)."""
+    newer = Q(last_message__isnull=True) | Q(last_message_id__lt=message_id)
+    ChatHeader.objects.filter(pk=chat_id).update(
+        message_count=F("message_count") + 1,
+        last_message_id=Case(
+            When(newer, then=Value(message_id)), default=F("last_message_id"), output_field=BigIntegerField()
+        ),
+        last_activity_time=Case(
+            When(newer, then=Value(at, output_field=DateTimeField())), default=F("last_activity_time")
+        ),
+    )
+
+
+def chat_header_visibility_changed(*, chat_id: int, delta: int) -> None:
+    """`delta` messages were hidden (negative) or restored (positive): adjust the count and point the
+    header at the newest visible message."""
+    newest_visible = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
+    ChatHeader.objects.filter(pk=chat_id).update(
+        message_count=F("message_count") + delta, last_message_id=Subquery(newest_visible)
+    )
+
+
+def chat_message_counts_refresh(*, chat_ids=None) -> int:
+    """Recount visible messages from scratch (after rows were written around the services, e.g. a bulk
+    import); returns how many chats were updated."""
+    visible = (
+        ChatMessage.objects.filter(chat_id=OuterRef("pk"), is_deleted=False)
+        .order_by()
+        .values("chat_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    newest_visible = (
+        ChatMessage.objects.filter(chat_id=OuterRef("pk"), is_deleted=False).order_by("-id").values("id")[:1]
+    )
+    headers = ChatHeader.objects.all() if chat_ids is None else ChatHeader.objects.filter(pk__in=list(chat_ids))
+    return headers.update(
+        message_count=Coalesce(Subquery(visible, output_field=IntegerField()), Value(0)),
+        last_message_id=Subquery(newest_visible),
+    )

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 
 from chat import dtos
 from chat.events import chat_room, publish
-from chat.models import ChatHeader, ChatMember, ChatMessage, MessageType, User
+from chat.models import ChatMember, ChatMessage, MessageType, User
 from chat.ratelimit import check_rate
 from chat.selectors.messages import member_read_state, member_send_blocked
+from chat.services.chats import chat_header_message_added, chat_header_visibility_changed
 from chat_project.errors import Blocked, Forbidden, Invalid
 from notifications import services as notification_services
 from uploads.selectors import upload_matches
@@ -132,10 +133,7 @@ def message_create(
                     raise
                 return original, False
 
-        # Never move the header back to an older message, whatever order concurrent sends commit in.
-        ChatHeader.objects.filter(Q(last_message__isnull=True) | Q(last_message_id__lt=message.pk), pk=chat_id).update(
-            last_message=message, last_activity_time=now
-        )
+        chat_header_message_added(chat_id=chat_id, message_id=message.pk, at=now)
         publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(chat_id))
         notification_services.message_created(message=message)
     return message, True
@@ -203,15 +201,10 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
             raise Forbidden("You can only delete your own messages in chats you are a member of.")
         fresh = [message_id for message_id in ids if not found[message_id]]
         if fresh:
-            ChatMessage.objects.filter(pk__in=fresh, is_deleted=False).update(
+            hidden = ChatMessage.objects.filter(pk__in=fresh, is_deleted=False).update(
                 is_deleted=True, deletion_time=timezone.now()
             )
-            newest_visible = (
-                ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
-            )
-            ChatHeader.objects.filter(pk=chat_id, last_message_id__in=fresh).update(
-                last_message_id=Subquery(newest_visible)
-            )
+            chat_header_visibility_changed(chat_id=chat_id, delta=-hidden)
             for message_id in fresh:
                 publish("messageDeleted", (message_id, {"chatHeaderId": chat_id}), room=chat_room(chat_id))
     return ids

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from chat.events import chat_room, publish
-from chat.models import ChatHeader, ChatMessage
+from chat.models import ChatMessage
+from chat.services.chats import chat_header_visibility_changed
 
 
 def messages_purge_deleted(*, older_than: timedelta, dry_run: bool = False) -> int:
@@ -27,13 +28,6 @@ def messages_purge_deleted(*, older_than: timedelta, dry_run: bool = False) -> i
     return count
 
 
-def _refresh_last_messages(chat_ids) -> None:
-    """Point each chat's header at its newest visible message (or none)."""
-    for chat_id in chat_ids:
-        newest = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
-        ChatHeader.objects.filter(pk=chat_id).update(last_message_id=Subquery(newest))
-
-
 def messages_moderate_delete(*, message_ids) -> list[int]:
     """A moderator soft-deletes messages of any author: gone from every client read, kept for review.
 
@@ -48,7 +42,8 @@ def messages_moderate_delete(*, message_ids) -> list[int]:
         if not rows:
             return []
         ChatMessage.objects.filter(pk__in=[pk for pk, _ in rows]).update(is_deleted=True, deletion_time=timezone.now())
-        _refresh_last_messages({chat_id for _, chat_id in rows})
+        for chat_id, count in Counter(chat_id for _, chat_id in rows).items():
+            chat_header_visibility_changed(chat_id=chat_id, delta=-count)
         for message_id, chat_id in rows:
             publish("messageDeleted", (message_id, {"chatHeaderId": chat_id}), room=chat_room(chat_id))
     return [pk for pk, _ in rows]
@@ -69,5 +64,6 @@ def messages_moderate_restore(*, message_ids) -> list[int]:
         if not rows:
             return []
         ChatMessage.objects.filter(pk__in=[pk for pk, _ in rows]).update(is_deleted=False, deletion_time=None)
-        _refresh_last_messages({chat_id for _, chat_id in rows})
+        for chat_id, count in Counter(chat_id for _, chat_id in rows).items():
+            chat_header_visibility_changed(chat_id=chat_id, delta=count)
     return [pk for pk, _ in rows]

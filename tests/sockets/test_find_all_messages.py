@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from chat.models import ChatMessage
 from chat.selectors.messages import message_page
-from chat.services.chats import chat_direct_get_or_create
+from chat.services.chats import chat_direct_get_or_create, chat_message_counts_refresh
 from chat.tokens import issue_token
 from tests.conftest import run_sync
 from tests.sockets._message_helpers import assert_message_dto, direct_chat, send
@@ -27,6 +27,7 @@ def fill(chat_id: int, senders: list, count: int) -> list[int]:
             for i in range(count)
         ]
         ChatMessage.objects.bulk_create(rows)
+        chat_message_counts_refresh(chat_ids=[chat_id])  # rows written around the services
         return list(ChatMessage.objects.filter(chat_id=chat_id).order_by("id").values_list("id", flat=True))
 
     return run_sync(make)
