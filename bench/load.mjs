@@ -201,7 +201,8 @@ async function main() {
     let t0 = performance.now();
     const page = await call(socket, 'findAllMessages', { chatHeaderId: users[k].chatHeaderId, maxResultCount: 50 });
     pageLatencies.push(performance.now() - t0);
-    if (!Array.isArray(page?.items) || page.items.length !== 50) { pageErrors++; continue; }
+    if (!Array.isArray(page?.items)) { pageErrors++; continue; }
+    if (page.items.length < 50) continue; // a short history has no older page
     t0 = performance.now();
     const older = await call(socket, 'findAllMessages', {
       chatHeaderId: users[k].chatHeaderId, maxResultCount: 50, lastMessageId: page.items.at(-1).id,
