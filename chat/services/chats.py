@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from functools import cache
+
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
-    BigIntegerField,
-    Case,
     Count,
-    DateTimeField,
     F,
     IntegerField,
     OuterRef,
-    Q,
     Subquery,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -58,19 +55,29 @@ def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHe
     return chat, True
 
 
+@cache
+def _message_added_sql() -> str:
+    header = ChatHeader._meta
+    q = connection.ops.quote_name
+    newer = f"({q('last_message_id')} IS NULL OR {q('last_message_id')} < %s)"
+    return (
+        f"UPDATE {q(header.db_table)} SET {q('message_count')} = {q('message_count')} + 1,"
+        f" {q('last_message_id')} = CASE WHEN {newer} THEN %s ELSE {q('last_message_id')} END,"
+        f" {q('last_activity_time')} = CASE WHEN {newer} THEN %s ELSE {q('last_activity_time')} END"
+        f" WHERE {q('id')} = %s"
+    )
+
+
 def chat_header_message_added(*, chat_id: int, message_id: int, at) -> None:
     """A visible message was stored: count it, and make it the chat's last message and activity time
-    unless a newer one is already there (concurrent sends may commit in any order)."""
-    newer = Q(last_message__isnull=True) | Q(last_message_id__lt=message_id)
-    ChatHeader.objects.filter(pk=chat_id).update(
-        message_count=F("message_count") + 1,
-        last_message_id=Case(
-            When(newer, then=Value(message_id)), default=F("last_message_id"), output_field=BigIntegerField()
-        ),
-        last_activity_time=Case(
-            When(newer, then=Value(at, output_field=DateTimeField())), default=F("last_activity_time")
-        ),
-    )
+    unless a newer one is already there (concurrent sends may commit in any order).
+
+    Hand-written because it runs for every message: the same UPDATE through the ORM's Case/When
+    expressions took ~0.75 ms to build, against ~0.03 ms to run (SQLite).
+    """
+    at_value = connection.ops.adapt_datetimefield_value(at)
+    with connection.cursor() as cursor:
+        cursor.execute(_message_added_sql(), [message_id, message_id, message_id, at_value, chat_id])
 
 
 def chat_header_visibility_changed(*, chat_id: int, delta: int) -> None:
