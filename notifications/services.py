@@ -8,12 +8,13 @@ transaction, so a push exists exactly when its cause committed; the delivery loo
 from __future__ import annotations
 
 import logging
+from functools import cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, direct_pair_key
+from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, User, direct_pair_key
 from chat.sockets.presence import get_presence
 from notifications import content
 from notifications.models import Device, Push, PushKind, PushState
@@ -70,16 +71,38 @@ def message_created(*, message) -> None:
         logger.exception("could not queue pushes for message %s", getattr(message, "pk", None))
 
 
+@cache
+def _member_devices_sql() -> str:
+    device, member, user = Device._meta, ChatMember._meta, User._meta
+    q = connection.ops.quote_name
+    return (
+        f"SELECT d.{q('id')}, d.{q('user_id')}, d.{q('token')}, d.{q('platform')} FROM {q(device.db_table)} d"
+        f" INNER JOIN {q(member.db_table)} m ON m.{q('user_id')} = d.{q('user_id')}"
+        f" INNER JOIN {q(user.db_table)} u ON u.{q('id')} = d.{q('user_id')}"
+        f" WHERE m.{q('chat_id')} = %s AND u.{q('is_active')} = %s AND d.{q('user_id')} <> %s"
+    )
+
+
+def _member_devices(*, chat_id: int, sender_id) -> list[Device]:
+    """The devices of a chat's active members but the sender.
+
+    Hand-written because it runs inside every createMessage: the ORM spent ~0.3 ms building the join
+    for a query that runs in ~0.02 ms.
+    """
+    sender = User._meta.pk.get_db_prep_value(sender_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_member_devices_sql(), [chat_id, True, sender])
+        rows = cursor.fetchall()
+    user_field = Device._meta.get_field("user").target_field
+    return [
+        Device(id=pk, user_id=user_field.to_python(user_id), token=token, platform=platform)
+        for pk, user_id, token, platform in rows
+    ]
+
+
 def _queue_message_pushes(message: ChatMessage) -> None:
     # The cheap question first: most chats have few members with devices.
-    devices = list(
-        Device.objects.filter(
-            user__memberships__chat_id=message.chat_id,
-            user__is_active=True,
-        )
-        .exclude(user_id=message.sender_id)
-        .only("id", "user_id", "token", "platform")
-    )
+    devices = _member_devices(chat_id=message.chat_id, sender_id=message.sender_id)
     if not devices:
         return
     recipients = _not_viewing_nor_blocked(message, {str(d.user_id) for d in devices})
