@@ -25,6 +25,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from chat.redis_keys import delete_keys_with_prefix
 from chat_project.errors import RateLimited
 
 logger = logging.getLogger("chat.ratelimit")
@@ -117,13 +118,7 @@ class RedisLimiter:
         return bool(allowed)
 
     def reset(self) -> None:
-        cursor = 0
-        while True:
-            cursor, keys = self._redis.scan(cursor, match=f"{self._prefix}:*", count=500)
-            if keys:
-                self._redis.delete(*keys)
-            if cursor == 0:
-                break
+        delete_keys_with_prefix(self._redis, self._prefix)
 
 
 _limiter: MemoryLimiter | RedisLimiter | None = None

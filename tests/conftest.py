@@ -331,3 +331,47 @@ def redis_url() -> str:
     yield url
     client.flushdb()
     client.close()
+
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str, **env_overrides: str):
+    """A new, migrated PostgreSQL database for server or worker processes a test starts; dropped after.
+
+    Yields the environment those processes need (the test process's, less pytest's, plus
+    `DATABASE_URL` and `env_overrides`). Skips the test, with the reason, without PostgreSQL.
+    """
+    import subprocess
+    import sys
+
+    import psycopg
+
+    ensure_postgres()
+    db_name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 does not accept postgres@postgres: {exc}")
+    admin.execute(f'CREATE DATABASE "{db_name}"')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="chat_project.settings",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
+        LOG_LEVEL="WARNING",
+        **env_overrides,
+    )
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=REPO_DIR,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        yield env
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        admin.close()

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from chat.redis_keys import delete_keys_with_prefix
+
 
 class MemoryPresence:
     def __init__(self) -> None:
@@ -226,13 +228,7 @@ class RedisPresence:
         return offline
 
     def reset(self) -> None:
-        cursor = 0
-        while True:
-            cursor, keys = self._redis.scan(cursor, match=f"{self._prefix}:*", count=500)
-            if keys:
-                self._redis.delete(*keys)
-            if cursor == 0:
-                break
+        delete_keys_with_prefix(self._redis, self._prefix)
 
 
 _store: MemoryPresence | RedisPresence | None = None

@@ -5,20 +5,17 @@ skipped with the reason when PostgreSQL is not available."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ensure_postgres
+from tests.conftest import fresh_postgres_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(90)]
 
 REPO = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROWS = 300
 
 SEED = f"""
@@ -41,32 +38,13 @@ print(sorted(set(Push.objects.values_list("state", flat=True))), Push.objects.fi
 
 @pytest.fixture
 def pg_env(tmp_path):
-    import psycopg
-
-    ensure_postgres()
-    db_name = f"chat_push_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 does not accept postgres@postgres: {exc}")
-    admin.execute(f'CREATE DATABASE "{db_name}"')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="chat_project.settings",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
+    with fresh_postgres_database(
+        "chat_push",
         PUSH_BACKEND="tests.notifications.backends_for_tests.SlowFileBackend",
         PUSH_FILE_PATH=str(tmp_path / "pushes.jsonl"),
         PUSH_BATCH_SIZE="10",
-        LOG_LEVEL="WARNING",
-    )
-    try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env, check=True, capture_output=True
-        )
+    ) as env:
         yield env
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        admin.close()
 
 
 def manage(env, *args, **kwargs) -> subprocess.Popen:

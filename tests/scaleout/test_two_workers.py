@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,17 +19,15 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import psycopg
 import pytest
 import redis
 
 from chat.tokens import issue_token
-from tests.conftest import Client, ensure_postgres, ensure_redis, free_port
+from tests.conftest import Client, ensure_redis, free_port, fresh_postgres_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(90)]
 
 REPO = Path(__file__).resolve().parents[2]
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class Worker:
@@ -71,51 +69,36 @@ class Worker:
 @pytest.fixture(scope="module")
 def workers():
     """Two workers on one fresh PostgreSQL database and one Redis channel of their own."""
-    ensure_postgres()
     ensure_redis()
     run_id = uuid.uuid4().hex[:10]
-    db_name = f"chat_scaleout_{run_id}"
     channel = f"chat-scaleout-{run_id}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 does not accept postgres@postgres: {exc}")
-    admin.execute(f'CREATE DATABASE "{db_name}"')
     work = Path(tempfile.mkdtemp(prefix="chat-scaleout-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="chat_project.settings",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        REDIS_URL="redis://127.0.0.1:6379/0",
-        SOCKETIO_CHANNEL=channel,
-        CHAT_RATE_LIMIT="0",
-        MEDIA_ROOT=str(work / "media"),
-        PUSH_BACKEND="notifications.backends.filebased.PushBackend",
-        PUSH_FILE_PATH=str(work / "pushes.jsonl"),
-        LOG_LEVEL="WARNING",
-        PRESENCE_HOST_TTL="3",  # so that the crash test sees a dead worker's users reaped within seconds
-    )
     started: list[Worker] = []
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env, check=True, capture_output=True
-        )
-        started = [Worker(env, work, 1), Worker(env, work, 2)]
-        for worker in started:
-            worker.wait_healthy()
-        yield started
+        with fresh_postgres_database(
+            "chat_scaleout",
+            REDIS_URL="redis://127.0.0.1:6379/0",
+            SOCKETIO_CHANNEL=channel,
+            CHAT_RATE_LIMIT="0",
+            MEDIA_ROOT=str(work / "media"),
+            PUSH_BACKEND="notifications.backends.filebased.PushBackend",
+            PUSH_FILE_PATH=str(work / "pushes.jsonl"),
+            PRESENCE_HOST_TTL="3",  # so that the crash test sees a dead worker's users reaped within seconds
+        ) as env:
+            started = [Worker(env, work, 1), Worker(env, work, 2)]
+            try:
+                for worker in started:
+                    worker.wait_healthy()
+                yield started
+            finally:
+                for worker in started:
+                    worker.stop()
     finally:
-        for worker in started:
-            worker.stop()
-        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        admin.close()
         keys = redis.Redis.from_url("redis://127.0.0.1:6379/0")
         for key in keys.scan_iter(match=f"{channel}*", count=500):
             keys.delete(key)
         keys.close()
-        for path in sorted(work.rglob("*"), reverse=True):
-            path.unlink() if path.is_file() else path.rmdir()
-        work.rmdir()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 class User:

@@ -12,21 +12,10 @@ from chat.services.chats import chat_direct_get_or_create
 from chat.services.groups import group_create
 from chat.services.messages import message_create
 from tests.conftest import run_sync
+from tests.sockets._message_helpers import MESSAGE_DTO_KEYS
 
 MEMBER_KEYS = {"userId", "name", "avatar", "isOnline", "isViewingChat", "lastReadMessageId", "isAdmin"}
-MESSAGE_KEYS = {
-    "id",
-    "chatHeaderId",
-    "userId",
-    "message",
-    "messageType",
-    "caption",
-    "clientMessageId",
-    "creationTime",
-    "lastModificationTime",
-    "isEdited",
-    "user",
-}
+MESSAGE_KEYS = MESSAGE_DTO_KEYS
 HEADER_KEYS = {
     "id",
     "chatType",
