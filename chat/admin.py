@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 
 from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, User
 from chat.services import moderation
@@ -7,6 +8,7 @@ from chat.services import moderation
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     ordering = ["name"]
     list_display = ["id", "name", "is_active", "is_staff", "last_seen", "date_joined"]
     list_filter = ["is_active", "is_staff"]
@@ -30,6 +32,7 @@ class ChatMemberInline(admin.TabularInline):
 
 @admin.register(ChatHeader)
 class ChatHeaderAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["id", "chat_type", "name", "creation_time", "last_activity_time"]
     list_filter = ["chat_type"]
     search_fields = ["name", "memberships__user__name"]
