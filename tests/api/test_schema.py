@@ -108,3 +108,12 @@ def test_unknown_api_paths_answer_in_the_envelope(client, path):
 def test_wrong_method_answers_in_the_envelope(api, make_user):
     response = api(make_user("A")).put("/api/friendships")
     assert response.status_code == 405 and response.json()["code"] == "invalid"
+
+
+def test_swagger_ui_is_served_without_a_cdn(client):
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
