@@ -24,6 +24,9 @@ migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
+	@if [ "$(WORKERS)" != "1" ] && [ -z "$$REDIS_URL" ]; then \
+		echo "make run: WORKERS=$(WORKERS) needs REDIS_URL (and a shared DATABASE_URL): workers share sockets, rooms and presence through Redis"; exit 2; \
+	fi
 	$(BIN)/uvicorn chat_project.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
 		--ws-per-message-deflate false --proxy-headers
 
