@@ -28,24 +28,15 @@ def _wake_after_commit() -> None:
     transaction.on_commit(wake, robust=True)
 
 
-def push_recipient_ids(*, message: ChatMessage) -> set[str]:
-    """Who gets a push for `message`: every member but the sender with no socket viewing the chat.
+def _not_viewing_nor_blocked(message: ChatMessage, user_ids: set[str]) -> set[str]:
+    """Who of `user_ids` (the chat's other active members) gets a push for `message`: those with no
+    socket viewing the chat.
 
     Viewing is per socket and shared by every worker (presence): a user whose phone has `joinRoom`ed
     the chat gets no push on any device; offline users and online users who never joined the room
     (or left it) do. Users with a block between them and the sender (either way) get nothing, in
     groups too; a one-to-one chat with a block never gets here (createMessage refuses it).
     """
-    member_ids = {
-        str(uid)
-        for uid in ChatMember.objects.filter(chat_id=message.chat_id, user__is_active=True)
-        .exclude(user_id=message.sender_id)
-        .values_list("user_id", flat=True)
-    }
-    return _not_viewing_nor_blocked(message, member_ids)
-
-
-def _not_viewing_nor_blocked(message: ChatMessage, user_ids: set[str]) -> set[str]:
     user_ids = user_ids - get_presence().viewing_user_ids(message.chat_id)
     if not user_ids:
         return user_ids
@@ -60,7 +51,7 @@ def _not_viewing_nor_blocked(message: ChatMessage, user_ids: set[str]) -> set[st
 def message_created(*, message) -> None:
     """A message was stored (called inside the creating transaction): queue pushes for it.
 
-    One `Push` row per device of each recipient (see `push_recipient_ids`). Title, body and data are
+    One `Push` row per device of each recipient (see `_not_viewing_nor_blocked`). Title, body and data are
     fixed now; the badge (the recipient's unread total) is counted when the push is sent. A failure
     here is logged and never undoes the message: pushes are secondary to delivering the chat.
     """
