@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 
 from chat.models import ChatMessage
 from uploads.models import Upload
+
+
+def upload_path(storage_name: str) -> str:
+    """The path `uploadFile` returns for the file stored as `storage_name`: /uploads/chat-messages/..."""
+    return f"{settings.MEDIA_URL.rstrip('/')}/{storage_name}"
+
+
+def upload_for_serving(*, storage_name: str) -> Upload | None:
+    """The upload stored as `storage_name`, found through the unique index on `path`: every media GET
+    asks, and `storage_name` has no index."""
+    return Upload.objects.filter(path=upload_path(storage_name)).only("message_type", "original_name", "size").first()
 
 
 def upload_matches(*, path: str, message_type: int) -> bool:

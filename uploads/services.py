@@ -16,7 +16,7 @@ from chat.models import User
 from chat_project.errors import Invalid, PayloadTooLarge
 from uploads import media
 from uploads.models import Upload
-from uploads.selectors import upload_unreferenced
+from uploads.selectors import upload_path, upload_unreferenced
 
 logger = logging.getLogger("uploads")
 
@@ -89,7 +89,7 @@ def upload_create(*, uploader: User, message_type: int, file: UploadedFile) -> U
             return Upload.objects.create(
                 uploader=uploader,
                 message_type=message_type,
-                path=f"{settings.MEDIA_URL.rstrip('/')}/{stored}",
+                path=upload_path(stored),
                 storage_name=stored,
                 size=content.size,
                 content_type=content_type[:200],

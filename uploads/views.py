@@ -21,6 +21,7 @@ from chat.api.schema import ERRORS, envelope
 from chat_project.errors import PayloadTooLarge, error_envelope, success_envelope
 from uploads import media
 from uploads.models import Upload
+from uploads.selectors import upload_for_serving
 from uploads.services import upload_create, upload_request_limit
 
 
@@ -184,7 +185,7 @@ def serve_upload(request, name: str):
     """
     if not _NAME.fullmatch(name):
         return _not_found()
-    upload = Upload.objects.filter(storage_name=name).only("message_type", "original_name", "size").first()
+    upload = upload_for_serving(storage_name=name)
     if upload is None:
         return _not_found()
     content_type = _content_type(upload, name)
