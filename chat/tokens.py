@@ -91,25 +91,36 @@ def decode_token(raw: str | None) -> TokenClaims:
     )
 
 
+def _fitted(field: str, value: str | None) -> str | None:
+    """A claim cut to the length its column holds."""
+    return None if value is None else value[: User._meta.get_field(field).max_length]
+
+
 def user_for_claims(claims: TokenClaims) -> User:
-    """The token's user, created on first sight (just-in-time) and refreshed from its claims."""
+    """The token's user, created on first sight (just-in-time) and refreshed from its claims.
+
+    Claims are cut to their columns first, for both paths: an over-long `name` would otherwise make
+    the insert fail on PostgreSQL, and would differ from the stored (cut) name on every later token,
+    rewriting the user each time.
+    """
+    name, avatar = _fitted("name", claims.name), _fitted("avatar", claims.picture)
     user = User.objects.filter(pk=claims.user_id).first()
     if user is None:
         if not settings.CHAT_JIT_PROVISIONING:
             raise Unauthorized("Unknown user.")
         try:
             with transaction.atomic():
-                user = User.objects.create_user(id=claims.user_id, name=claims.name or "", avatar=claims.picture or "")
+                user = User.objects.create_user(id=claims.user_id, name=name or "", avatar=avatar or "")
         except IntegrityError:
             # Two first requests of one new user at once: the other one created it.
             user = User.objects.get(pk=claims.user_id)
     else:
         changed = []
-        if claims.name is not None and claims.name != user.name:
-            user.name = claims.name[:200]
+        if name is not None and name != user.name:
+            user.name = name
             changed.append("name")
-        if claims.picture is not None and claims.picture != user.avatar:
-            user.avatar = claims.picture[:1000]
+        if avatar is not None and avatar != user.avatar:
+            user.avatar = avatar
             changed.append("avatar")
         if changed:
             user.save(update_fields=changed)

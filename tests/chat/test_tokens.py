@@ -96,6 +96,18 @@ def test_later_tokens_refresh_name_and_avatar(make_user):
     assert (alice.name, alice.avatar) == ("Alice B", "https://x/a.png")
 
 
+def test_overlong_name_and_picture_are_cut_once(django_assert_num_queries):
+    """Cut to the columns at creation (PostgreSQL refuses longer values), and a later token with the
+    same claims is not a change: no write per request."""
+    uid = uuid.uuid4()
+    name, picture = "N" * 300, "https://x/" + "p" * 1200
+    token = hs({"sub": str(uid), "exp": soon(), "name": name, "picture": picture})
+    user = authenticate_token(token)
+    assert (user.name, user.avatar) == (name[:200], picture[:1000])
+    with django_assert_num_queries(1):  # the read, no UPDATE
+        authenticate_token(token)
+
+
 def test_audience_and_issuer_are_checked_when_configured(make_user, settings):
     alice = make_user("Alice")
     settings.CHAT_JWT_AUDIENCE = "chat"
