@@ -14,6 +14,7 @@ from chat.api.serializers import ChatHeaderQuery, GroupCreateInput, GroupMembers
 from chat.selectors.chats import chat_header_dto_for, user_get
 from chat.services.chats import chat_direct_get_or_create
 from chat.services.groups import group_create, group_member_remove, group_members_add
+from chat.tokens import parse_user_id
 from chat_project.errors import Forbidden, Invalid, success_envelope
 
 MAX_ID = 2**63 - 1
@@ -34,13 +35,6 @@ def chat_id_arg(value: str) -> int:
     if not 1 <= chat_id <= MAX_ID:
         raise Forbidden("You are not a member of this chat.")
     return chat_id
-
-
-def uuid_arg(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 ChatHeaderEnvelope = envelope("ChatHeaderResponse", ChatHeaderDto())
@@ -117,7 +111,7 @@ class GroupMemberView(APIView):
     )
     def delete(self, request, chat_id: str, user_id: str):
         chat_id = chat_id_arg(chat_id)
-        target = uuid_arg(user_id)
+        target = parse_user_id(user_id)
         group_member_remove(actor=request.user, chat_id=chat_id, user_id=target)
         data = None if target == request.user.pk else chat_header_dto_for(viewer=request.user, chat_id=chat_id)
         return Response(success_envelope(data))
