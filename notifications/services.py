@@ -103,28 +103,36 @@ def _queue_message_pushes(message: ChatMessage) -> None:
     title = content.message_title(message, chat)
     body = content.message_body(message)
     data = content.message_data(message)
-    now = timezone.now()
     Push.objects.bulk_create(
-        [
-            Push(
-                kind=PushKind.MESSAGE,
-                user_id=device.user_id,
-                device=device,
-                token=device.token,
-                platform=device.platform,
-                chat_id=message.chat_id,
-                message=message,
-                title=title,
-                body=body,
-                data=data,
-                next_attempt_at=now,
-                creation_time=now,
-            )
-            for device in devices
-            if str(device.user_id) in recipients
-        ]
+        _due_pushes(
+            [device for device in devices if str(device.user_id) in recipients],
+            kind=PushKind.MESSAGE,
+            chat_id=message.chat_id,
+            message=message,
+            title=title,
+            body=body,
+            data=data,
+        )
     )
     _wake_after_commit()
+
+
+def _due_pushes(devices, *, kind: str, **fields) -> list[Push]:
+    """One outbox row per device, due now, with the token and platform the device has now."""
+    now = timezone.now()
+    return [
+        Push(
+            kind=kind,
+            user_id=device.user_id,
+            device=device,
+            token=device.token,
+            platform=device.platform,
+            next_attempt_at=now,
+            creation_time=now,
+            **fields,
+        )
+        for device in devices
+    ]
 
 
 def chat_read(*, user, chat_id: int, last_read_message_id: int | None) -> None:
@@ -143,7 +151,6 @@ def chat_read(*, user, chat_id: int, last_read_message_id: int | None) -> None:
 
 
 def _queue_read_pushes(user, chat_id: int, last_read_message_id: int | None) -> None:
-    now = timezone.now()
     mine = Push.objects.filter(user_id=user.pk, chat_id=chat_id)
     unsent = mine.filter(kind=PushKind.MESSAGE, state=PushState.PENDING)
     if last_read_message_id is not None:
@@ -164,44 +171,16 @@ def _queue_read_pushes(user, chat_id: int, last_read_message_id: int | None) -> 
         state=PushState.DROPPED, last_error="superseded by a newer read"
     )
     data = content.read_data(chat_id=chat_id, last_read_message_id=last_read_message_id)
-    Push.objects.bulk_create(
-        [
-            Push(
-                kind=PushKind.READ,
-                user_id=user.pk,
-                device=device,
-                token=device.token,
-                platform=device.platform,
-                chat_id=chat_id,
-                data=data,
-                next_attempt_at=now,
-                creation_time=now,
-            )
-            for device in devices
-        ]
-    )
+    Push.objects.bulk_create(_due_pushes(devices, kind=PushKind.READ, chat_id=chat_id, data=data))
     _wake_after_commit()
 
 
 def push_test_create(*, user, title: str, body: str) -> list[Push]:
     """Queue a test push to each of `user`'s devices (manage.py send_test_push)."""
-    now = timezone.now()
-    pushes = [
-        Push(
-            kind=PushKind.TEST,
-            user_id=user.pk,
-            device=device,
-            token=device.token,
-            platform=device.platform,
-            title=title,
-            body=body,
-            data={"type": "test"},
-            next_attempt_at=now,
-            creation_time=now,
-        )
-        for device in Device.objects.filter(user_id=user.pk)
-    ]
-    return Push.objects.bulk_create(pushes)
+    devices = Device.objects.filter(user_id=user.pk)
+    return Push.objects.bulk_create(
+        _due_pushes(devices, kind=PushKind.TEST, title=title, body=body, data={"type": "test"})
+    )
 
 
 def push_retry(*, push_ids) -> int:
