@@ -35,13 +35,12 @@ class RoomJoin:
 def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> RoomJoin:
     """Resolve the chat a socket joins and describe it as the joiner will see it once viewing.
 
-    `chat_id`: the user must be a member, else `forbidden` whether the chat exists or not.
+    `chat_id`: the user must be a member, else `forbidden` whether the chat exists or not (the header
+    read below is that check: it finds the chat through the user's membership).
     `other_user_id` (used when `chat_id` is None): their one-to-one chat, created on first use;
     yourself is `invalid`, an unknown user `not_found`.
     """
-    if chat_id is not None:
-        membership_get(user=user, chat_id=chat_id)
-    else:
+    if chat_id is None:
         chat, _ = chat_direct_get_or_create(user=user, other=user_get(user_id=other_user_id))
         chat_id = chat.pk
     header = chat_header_dto_for(viewer=user, chat_id=chat_id)
