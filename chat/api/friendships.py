@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,40 +48,37 @@ class FriendshipListView(APIView):
 
 
 class FriendshipAnswerView(APIView):
-    action = "accept"
+    answer = None  # the service of the answer: each subclass names one (a docstring would reach the schema)
 
     def post(self, request, user_id: str):
-        answer = services.friendship_accept if self.action == "accept" else services.friendship_reject
-        friendship = answer(user=request.user, other=user_get(user_id=user_id))
+        friendship = self.answer(user=request.user, other=user_get(user_id=user_id))
         return Response(success_envelope(friendship_dto_for(user=request.user, friendship=friendship)))
 
 
-class FriendshipAcceptView(FriendshipAnswerView):
-    action = "accept"
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="acceptFriendship",
         summary="Accept a friend request (the addressee only)",
         request=None,
         responses={200: FriendshipEnvelope, **ERRORS},
         tags=["friendships"],
     )
-    def post(self, request, user_id: str):
-        return super().post(request, user_id)
+)
+class FriendshipAcceptView(FriendshipAnswerView):
+    answer = staticmethod(services.friendship_accept)
 
 
-class FriendshipRejectView(FriendshipAnswerView):
-    action = "reject"
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="rejectFriendship",
         summary="Reject a friend request (the addressee only)",
         request=None,
         responses={200: FriendshipEnvelope, **ERRORS},
         tags=["friendships"],
     )
-    def post(self, request, user_id: str):
-        return super().post(request, user_id)
+)
+class FriendshipRejectView(FriendshipAnswerView):
+    answer = staticmethod(services.friendship_reject)
 
 
 class FriendshipBlockView(APIView):
