@@ -51,19 +51,14 @@ test-e2e: $(VENV)/.runtime
 	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error && cd tests/e2e && node --test
 
 # The pytest suite again on PostgreSQL (the production database): locking, constraints and transactions
-# behave differently from SQLite. Starts the local cluster when it is down; skipped, with the reason,
-# where there is none. tests/scaleout runs in the main pass: it makes its own PostgreSQL database.
+# behave differently from SQLite. Starts the local cluster when it is down (tests/processes.py, as the
+# test fixtures do); skipped, with the reason, where there is none. tests/scaleout runs in the main pass:
+# it makes its own PostgreSQL database.
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 PG_TESTS    ?= tests --ignore=tests/scaleout
-PG_UP       := $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1)' 2>/dev/null
 
 test-postgres: $(VENV)/.dev
-	@if ! $(PG_UP) && [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null 2>&1; then \
-		echo "test-postgres: starting PostgreSQL"; \
-		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -n 1) main start || true; \
-		for i in $$(seq 40); do $(PG_UP) && break; sleep 0.25; done; \
-	fi; \
-	if ! $(PG_UP); then \
+	@if ! $(BIN)/python -m tests.processes postgres; then \
 		echo "test-postgres: SKIPPED: PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started"; exit 0; \
 	fi; \
 	echo "test-postgres: pytest on $(PG_TEST_URL)"; \

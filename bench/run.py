@@ -20,25 +20,20 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.processes import ServerProcess  # noqa: E402 - the repository is on the path from here
+
 BENCH = REPO / "bench"
 RESULTS = REPO / "bench-results"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_node_modules() -> None:
@@ -71,29 +66,6 @@ def seed(pairs: int) -> list[dict]:
         for user in (a, b):
             out.append({"id": str(user.pk), "token": issue_token(user.pk, ttl=3600), "chatHeaderId": chat.pk})
     return out
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"bench: the server did not start; its log:\n{log_path.read_text()[-4000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def git_commit() -> str:
@@ -177,25 +149,19 @@ def main() -> int:
     )
     os.environ.update(env)
     os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(REPO))
-    proc = None
+    server = None
     try:
         t0 = time.monotonic()
         users = seed(args.sockets // 2)
         print(f"bench: seeded {len(users)} users and {len(users) // 2} chats in {time.monotonic() - t0:.1f} s")
-        port = free_port()
-        log_path = work / "server.log"
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
-                 "--port", str(port), "--ws-per-message-deflate", "false", "--log-level", "warning"],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, proc, log_path)
+        server = ServerProcess(env, work / "server.log")
+        try:
+            server.wait_healthy()
+        except RuntimeError as exc:
+            raise SystemExit(f"bench: {exc}") from None
         config = {
-            "url": url,
-            "pid": proc.pid,
+            "url": server.url,
+            "pid": server.proc.pid,
             "users": users,
             "out": str(work / "load.json"),
             "closedSockets": args.closed_sockets,
@@ -210,7 +176,7 @@ def main() -> int:
                 ["node", str(BENCH / "load.mjs"), str(work / "config.json")], cwd=REPO, check=True, timeout=150
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            print(f"bench: the load generator failed ({exc}); server log:\n{log_path.read_text()[-4000:]}")
+            print(f"bench: the load generator failed ({exc}); server log:\n{server.log_path.read_text()[-4000:]}")
             return 1
         results = json.loads((work / "load.json").read_text())
         node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
@@ -231,8 +197,8 @@ def main() -> int:
         print(f"\nbench: {report['seconds']} s in all; wrote {shown}")
         return 0
     finally:
-        if proc is not None:
-            stop(proc)
+        if server is not None:
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -6,7 +6,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
-import socket
 import threading
 import time
 import uuid
@@ -18,6 +17,7 @@ import uvicorn
 from asgiref.sync import sync_to_async
 
 from chat.tokens import issue_token
+from tests.processes import free_port, port_open, start_and_wait, start_postgres
 
 # --- running ORM code from async tests ------------------------------------------------------------
 
@@ -106,12 +106,6 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 # --- live server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -268,30 +262,9 @@ db_call = sync_to_async  # readability in async tests: `await db_call(fn)(...)`
 REDIS_TEST_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def _port_open(host: str, port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-        return True
-    return False
-
-
-def _start_and_wait(command: list[str] | str, host: str, port: int, seconds: float = 15) -> bool:
-    import subprocess
-
-    try:
-        subprocess.run(command, shell=isinstance(command, str), check=False, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if _port_open(host, port):
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def ensure_redis() -> str:
     """The URL of a running Redis (started if it can be), else the test is skipped with the reason."""
-    if not _port_open("127.0.0.1", 6379) and not _start_and_wait(
+    if not port_open("127.0.0.1", 6379) and not start_and_wait(
         [
             "redis-server",
             "--daemonize",
@@ -314,9 +287,7 @@ def ensure_redis() -> str:
 
 def ensure_postgres() -> None:
     """A running PostgreSQL on 127.0.0.1:5432 (started if it can be), else the test is skipped."""
-    if not _port_open("127.0.0.1", 5432) and not _start_and_wait(
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", "127.0.0.1", 5432
-    ):
+    if not start_postgres():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
 
 

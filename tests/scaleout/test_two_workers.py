@@ -8,13 +8,9 @@ as a load balancer would place them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -22,48 +18,12 @@ import aiohttp
 import pytest
 import redis
 
+from chat.redis_keys import delete_keys_with_prefix
 from chat.tokens import issue_token
-from tests.conftest import Client, ensure_redis, free_port, fresh_postgres_database
+from tests.conftest import Client, ensure_redis, fresh_postgres_database
+from tests.processes import ServerProcess as Worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(90)]
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-class Worker:
-    def __init__(self, env: dict, log_dir: Path, index: int) -> None:
-        self.port = free_port()
-        self.env = env
-        self.log_path = log_dir / f"worker{index}.log"
-        with self.log_path.open("w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--ws-per-message-deflate", "false", "--log-level", "warning"],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_healthy(self, seconds: float = 30) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            time.sleep(0.1)
-        raise RuntimeError(f"worker on {self.port} did not start:\n{self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +45,7 @@ def workers():
             PUSH_FILE_PATH=str(work / "pushes.jsonl"),
             PRESENCE_HOST_TTL="3",  # so that the crash test sees a dead worker's users reaped within seconds
         ) as env:
-            started = [Worker(env, work, 1), Worker(env, work, 2)]
+            started = [Worker(env, work / "worker1.log"), Worker(env, work / "worker2.log")]
             try:
                 for worker in started:
                     worker.wait_healthy()
@@ -95,8 +55,7 @@ def workers():
                     worker.stop()
     finally:
         keys = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-        for key in keys.scan_iter(match=f"{channel}*", count=500):
-            keys.delete(key)
+        delete_keys_with_prefix(keys, channel)
         keys.close()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -277,7 +236,7 @@ async def test_viewing_and_group_removal_are_seen_by_every_worker(workers, conne
 
 async def test_a_crashed_workers_users_go_offline_for_the_others(workers, connect):
     alice, bob = User("Alice"), User("Bob")
-    doomed = Worker(workers[0].env, workers[0].log_path.parent, 3)
+    doomed = Worker(workers[0].env, workers[0].log_path.parent / "worker3.log")
     try:
         doomed.wait_healthy()
         await rest(workers[0], "GET", "/api/friendships", alice)  # her first token use creates her
