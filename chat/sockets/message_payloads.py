@@ -9,27 +9,8 @@ from rest_framework import serializers
 
 from chat.models import MessageType
 from chat.selectors.messages import DEFAULT_PAGE_SIZE
-from chat.sockets.payloads import StrictCharField, StrictIntegerField
-
-# Ids are positive 64-bit integers; anything larger would overflow the database driver.
-MAX_ID = 2**63 - 1
-MAX_IDS = 100
-
-
-class IdField(StrictIntegerField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(**kwargs)
-
-
-class CountField(StrictIntegerField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", MAX_ID)
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(**kwargs)
+from chat.services.messages import MAX_REMOVE_IDS
+from chat.sockets.payloads import CountField, IdField, StrictCharField, StrictIntegerField
 
 
 class TextField(StrictCharField):
@@ -93,7 +74,7 @@ class UpdateMessagePayload(serializers.Serializer):
 
 class RemoveMessagePayload(serializers.Serializer):
     id = IdField(source="message_id", required=False, allow_null=True)
-    ids = serializers.ListField(child=IdField(), required=False, allow_null=True, max_length=MAX_IDS)
+    ids = serializers.ListField(child=IdField(), required=False, allow_null=True, max_length=MAX_REMOVE_IDS)
     chatHeaderId = IdField(source="chat_id")
 
     def validate(self, attrs):

@@ -42,6 +42,31 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+# Ids are positive 64-bit integers in the database; a larger number is malformed, not "someone else's
+# chat", and would overflow the database driver.
+MAX_ID = 2**63 - 1
+
+
+class IdField(StrictIntegerField):
+    """A chat or message id."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class CountField(StrictIntegerField):
+    """An optional cursor, offset or count: zero or more."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_ID)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+
 class StrictCharField(serializers.CharField):
     """A string, never a number or a bool coerced to one."""
 

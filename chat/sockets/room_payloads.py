@@ -10,10 +10,8 @@ import uuid
 
 from rest_framework import serializers
 
-from chat.sockets.payloads import StrictBooleanField, StrictCharField, StrictIntegerField
+from chat.sockets.payloads import CountField, IdField, StrictBooleanField, StrictCharField, StrictIntegerField
 
-# Ids are 64-bit in the database; a larger number is malformed, not "someone else's chat".
-MAX_ID = 2**63 - 1
 # Far beyond any real offset, small enough for every database's OFFSET.
 MAX_SKIP = 1_000_000_000
 HEADERS_PAGE_DEFAULT = 20
@@ -39,12 +37,8 @@ def _optional_text(**kwargs):
     return StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=1000, **kwargs)
 
 
-def _chat_id(**kwargs):
-    return StrictIntegerField(min_value=1, max_value=MAX_ID, **kwargs)
-
-
 class JoinRoomPayload(serializers.Serializer):
-    chatHeaderId = _chat_id(source="chat_id", required=False, allow_null=True)
+    chatHeaderId = IdField(source="chat_id", required=False, allow_null=True)
     otherUserId = StrictUUIDField(source="other_user_id", required=False, allow_null=True)
     # "Your User ID": when given it must be the token's user (checked by the handler).
     userId = _optional_text(source="user_id")
@@ -59,7 +53,7 @@ class JoinRoomPayload(serializers.Serializer):
 
 
 class LeaveRoomPayload(serializers.Serializer):
-    chatHeaderId = _chat_id(source="chat_id")
+    chatHeaderId = IdField(source="chat_id")
     accessToken = _token_field()
 
 
@@ -67,15 +61,13 @@ class RoomTypingPayload(serializers.Serializer):
     isTyping = StrictBooleanField(source="is_typing")
     # Required by the spec; the server announces the user's stored name instead of trusting it.
     name = StrictCharField(allow_blank=True, max_length=1000)
-    chatHeaderId = _chat_id(source="chat_id")
+    chatHeaderId = IdField(source="chat_id")
     accessToken = _token_field()
 
 
 class RoomCursorPayload(serializers.Serializer):
-    ChatHeaderId = _chat_id(source="chat_id")
-    LastMessageId = StrictIntegerField(
-        source="last_message_id", required=False, allow_null=True, min_value=0, max_value=MAX_ID
-    )
+    ChatHeaderId = IdField(source="chat_id")
+    LastMessageId = CountField(source="last_message_id")
 
 
 class FindAllChatHeadersPayload(serializers.Serializer):
