@@ -40,6 +40,10 @@ def _json_response(status: int, body: dict, extra_headers: list[tuple[bytes, byt
     ]
 
 
+def _too_large() -> list[dict]:
+    return _json_response(413, error_envelope("The request body is too large.", "invalid"))
+
+
 def _header(scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
@@ -96,7 +100,7 @@ class UploadGuard:
             except ValueError:
                 return _json_response(400, error_envelope("Content-Length is not a number.", "invalid"))
             if too_large:
-                return _json_response(413, error_envelope("The request body is too large.", "invalid"))
+                return _too_large()
         return None
 
     async def _counted(self, scope, receive, send, limit: int):
@@ -111,7 +115,7 @@ class UploadGuard:
                 if state["received"] > limit:
                     state["refused"] = True
                     if not state["started"]:
-                        for out in _json_response(413, error_envelope("The request body is too large.", "invalid")):
+                        for out in _too_large():
                             await send(out)
                     # Django stops reading and answers nothing once the client seems gone.
                     return {"type": "http.disconnect"}
