@@ -131,7 +131,6 @@ def main() -> None:
                 editor.add_index(ChatMessage, index)
             print("\n=== what-if: with a partial index (chat, -id) WHERE NOT is_deleted ===")
             run_cases(alice, big_chat, small_chat, args.runs)
-        if not args.no_what_if:
             print("\n(the writes below maintain the what-if index too; --no-what-if for the schema as it is)")
         run_writes(alice, small_chat, args.runs * 10)  # last: it adds messages to the small chat
 
