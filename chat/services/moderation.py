@@ -28,22 +28,30 @@ def messages_purge_deleted(*, older_than: timedelta, dry_run: bool = False) -> i
     return count
 
 
+def _set_deleted(message_ids, *, deleted: bool) -> list[tuple[int, int]]:
+    """Soft-delete (or restore) those of `message_ids` that are not already so, and keep each chat's
+    visible count and last message right. Call inside a transaction; returns the (id, chat id) changed."""
+    rows = list(
+        ChatMessage.objects.select_for_update()
+        .filter(pk__in=list(message_ids), is_deleted=not deleted)
+        .values_list("id", "chat_id")
+    )
+    if rows:
+        ChatMessage.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            is_deleted=deleted, deletion_time=timezone.now() if deleted else None
+        )
+        for chat_id, count in Counter(chat_id for _, chat_id in rows).items():
+            chat_header_visibility_changed(chat_id=chat_id, delta=-count if deleted else count)
+    return rows
+
+
 def messages_moderate_delete(*, message_ids) -> list[int]:
     """A moderator soft-deletes messages of any author: gone from every client read, kept for review.
 
     Announced like an author's delete: `messageDeleted` once per newly deleted id, after commit.
     """
     with transaction.atomic():
-        rows = list(
-            ChatMessage.objects.select_for_update()
-            .filter(pk__in=list(message_ids), is_deleted=False)
-            .values_list("id", "chat_id")
-        )
-        if not rows:
-            return []
-        ChatMessage.objects.filter(pk__in=[pk for pk, _ in rows]).update(is_deleted=True, deletion_time=timezone.now())
-        for chat_id, count in Counter(chat_id for _, chat_id in rows).items():
-            chat_header_visibility_changed(chat_id=chat_id, delta=-count)
+        rows = _set_deleted(message_ids, deleted=True)
         for message_id, chat_id in rows:
             publish("messageDeleted", (message_id, {"chatHeaderId": chat_id}), room=chat_room(chat_id))
     return [pk for pk, _ in rows]
@@ -56,14 +64,5 @@ def messages_moderate_restore(*, message_ids) -> list[int]:
     their next `findAllMessages`/`findAllChatHeaders` rather than as a new `message`.
     """
     with transaction.atomic():
-        rows = list(
-            ChatMessage.objects.select_for_update()
-            .filter(pk__in=list(message_ids), is_deleted=True)
-            .values_list("id", "chat_id")
-        )
-        if not rows:
-            return []
-        ChatMessage.objects.filter(pk__in=[pk for pk, _ in rows]).update(is_deleted=False, deletion_time=None)
-        for chat_id, count in Counter(chat_id for _, chat_id in rows).items():
-            chat_header_visibility_changed(chat_id=chat_id, delta=count)
+        rows = _set_deleted(message_ids, deleted=False)
     return [pk for pk, _ in rows]
