@@ -9,7 +9,7 @@ from chat.models import User
 from chat_project.errors import Forbidden, Invalid, NotFound
 from notifications.models import Device, Platform
 
-MAX_TOKEN_LENGTH = 512
+MAX_TOKEN_LENGTH = Device._meta.get_field("token").max_length
 
 
 def device_register(*, user: User, token: str, platform: str) -> tuple[Device, bool]:

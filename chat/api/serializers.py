@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from notifications.devices import MAX_TOKEN_LENGTH
 from notifications.models import Platform
 
 
@@ -46,7 +47,7 @@ class GroupMembersAddInput(serializers.Serializer):
 
 
 class DeviceInput(serializers.Serializer):
-    token = StrictCharField(max_length=512)
+    token = StrictCharField(max_length=MAX_TOKEN_LENGTH)
     platform = serializers.ChoiceField(choices=Platform.values)
 
 
