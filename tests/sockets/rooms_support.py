@@ -8,11 +8,14 @@ from django.utils import timezone
 
 from chat.models import Friendship, FriendshipStatus, MessageType
 from chat.services import friendships
-from chat.services.chats import chat_direct_get_or_create
 from chat.services.groups import group_create
 from chat.services.messages import message_create
 from tests.conftest import run_sync
-from tests.sockets._message_helpers import MESSAGE_DTO_KEYS
+from tests.sockets._message_helpers import (
+    MESSAGE_DTO_KEYS,
+    direct_chat,  # noqa: F401 - the room tests import it from here
+    wait_events,
+)
 
 MEMBER_KEYS = {"userId", "name", "avatar", "isOnline", "isViewingChat", "lastReadMessageId", "isAdmin"}
 MESSAGE_KEYS = MESSAGE_DTO_KEYS
@@ -45,10 +48,6 @@ def befriend(a, b, status: int = FriendshipStatus.ACCEPTED) -> Friendship:
     return run_sync(_befriend, a, b, status)
 
 
-def direct_chat(a, b) -> int:
-    return run_sync(lambda: chat_direct_get_or_create(user=a, other=b)[0].pk)
-
-
 def group_chat(creator, *members, name: str = "Group") -> int:
     return run_sync(lambda: group_create(creator=creator, name=name, member_ids=[m.pk for m in members]).pk)
 
@@ -67,12 +66,7 @@ async def received(client, event: str, count: int = 1, timeout: float = 3) -> li
     Unlike `Client.wait_for`, an event that arrived before the call counts (a server event emitted
     with an ack often overtakes the ack).
     """
-    deadline = asyncio.get_running_loop().time() + timeout
-    while len(client.events[event]) < count:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{event}: got {len(client.events[event])} of {count}: {client.events[event]}")
-        await asyncio.sleep(0.01)
-    return client.events[event]
+    return await wait_events(client, event, count, timeout)
 
 
 async def until(condition, timeout: float = 3) -> None:
