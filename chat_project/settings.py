@@ -205,6 +205,10 @@ if CHAT_JWT_ALGORITHM not in {"HS256", "HS384", "HS512", "RS256", "RS384", "RS51
     raise ImproperlyConfigured(f"CHAT_JWT_ALGORITHM {CHAT_JWT_ALGORITHM!r} is not supported")
 if CHAT_JWT_ALGORITHM.startswith(("RS", "ES")) and not CHAT_JWT_PUBLIC_KEY:
     raise ImproperlyConfigured(f"CHAT_JWT_ALGORITHM={CHAT_JWT_ALGORITHM} needs CHAT_JWT_PUBLIC_KEY")
+if CHAT_JWT_ALGORITHM.startswith("HS") and not CHAT_JWT_SECRET:
+    # Set but empty (`CHAT_JWT_SECRET=` from an unfilled template): PyJWT refuses an empty HMAC key
+    # on every token, so each REST call, socket event and upload would end in a 500.
+    raise ImproperlyConfigured(f"CHAT_JWT_ALGORITHM={CHAT_JWT_ALGORITHM} needs a non-empty CHAT_JWT_SECRET")
 if not DEBUG and os.environ.get("CHAT_ENV") == "production":
     if SECRET_KEY == _DEV_SECRET or CHAT_JWT_SECRET.startswith("dev-only"):
         raise ImproperlyConfigured("production needs DJANGO_SECRET_KEY and CHAT_JWT_SECRET")
