@@ -7,14 +7,13 @@ from io import StringIO
 
 import pytest
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
 from chat.models import ChatMessage
 from chat.services.chats import chat_direct_get_or_create
-from tests.api.helpers import ok
 from tests.uploads import files
+from tests.uploads.helpers import uploaded
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -24,20 +23,10 @@ def test_unreferenced_uploads_are_deleted(api, make_user):
     alice, bob = make_user("Alice"), make_user("Bob")
     client = api(alice)
 
-    def upload(content, name, message_type):
-        return ok(
-            client.post(
-                "/api/chat/uploadFile",
-                {"file": SimpleUploadedFile(name, content), "messageType": message_type},
-                format="multipart",
-            ),
-            201,
-        )
-
-    used = upload(files.wav(), "a.wav", 1)
-    used_by_deleted = upload(b"doc", "a.txt", 3)
-    orphan = upload(files.png(), "a.png", 2)
-    fresh = upload(b"fresh", "b.txt", 3)
+    used = uploaded(client, files.wav(), "a.wav", 1)
+    used_by_deleted = uploaded(client, b"doc", "a.txt", 3)
+    orphan = uploaded(client, files.png(), "a.png", 2)
+    fresh = uploaded(client, b"fresh", "b.txt", 3)
     chat, _ = chat_direct_get_or_create(user=alice, other=bob)
     ChatMessage.objects.create(chat=chat, sender=alice, message_type=1, message=used)
     ChatMessage.objects.create(chat=chat, sender=alice, message_type=3, message=used_by_deleted, is_deleted=True)

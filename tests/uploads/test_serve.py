@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.api.helpers import error, ok
+from tests.api.helpers import error
 from tests.uploads import files
+from tests.uploads.helpers import uploaded
 
 pytestmark = pytest.mark.django_db
 
@@ -16,21 +16,12 @@ def client(api, make_user):
     return api(make_user("Alice"))
 
 
-def upload(client, content, name, message_type):
-    response = client.post(
-        "/api/chat/uploadFile",
-        {"file": SimpleUploadedFile(name, content), "messageType": message_type},
-        format="multipart",
-    )
-    return ok(response, 201)
-
-
 def body(response) -> bytes:
     return b"".join(response.streaming_content)
 
 
 def test_image_is_served_as_webp_without_sniffing(client, api):
-    path = upload(client, files.png(), "a.png", 2)
+    path = uploaded(client, files.png(), "a.png", 2)
     response = api().get(path)  # no token: the random name is the capability
     assert response.status_code == 200
     assert response["Content-Type"] == "image/webp"
@@ -43,7 +34,7 @@ def test_image_is_served_as_webp_without_sniffing(client, api):
 @pytest.mark.parametrize("name", ["evil.html", "evil.svg", "evil.htm"])
 def test_type_3_is_always_an_attachment(client, api, name):
     content = b"<html><script>alert(document.cookie)</script></html>"
-    path = upload(client, content, name, 3)
+    path = uploaded(client, content, name, 3)
     response = api().get(path)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/octet-stream"
@@ -55,7 +46,7 @@ def test_type_3_is_always_an_attachment(client, api, name):
 
 def test_video_answers_byte_ranges(client, api):
     content = files.mp4() + bytes(range(256)) * 4
-    path = upload(client, content, "clip.mp4", 4)
+    path = uploaded(client, content, "clip.mp4", 4)
     response = api().get(path, HTTP_RANGE="bytes=10-19")
     assert response.status_code == 206
     assert response["Content-Range"] == f"bytes 10-19/{len(content)}"
@@ -91,7 +82,7 @@ def test_files_written_outside_uploads_are_not_served(api, media_root):
 
 
 def test_only_get_and_head(client, api):
-    path = upload(client, b"x", "a.txt", 3)
+    path = uploaded(client, b"x", "a.txt", 3)
     assert api().head(path).status_code == 200
     assert api().post(path).status_code == 405
 
@@ -104,7 +95,7 @@ def test_s3_is_asked_for_the_range_not_the_whole_object(client, api, monkeypatch
     from uploads import views
 
     content = files.mp4() + bytes(range(256)) * 8
-    path = upload(client, content, "clip.mp4", 4)
+    path = uploaded(client, content, "clip.mp4", 4)
     asked = []
 
     class FakeS3:

@@ -11,18 +11,10 @@ from PIL import Image
 
 from tests.api.helpers import error, ok
 from tests.uploads import files
+from tests.uploads.helpers import URL, upload
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db
-URL = "/api/chat/uploadFile"
-
-
-def upload(client, content: bytes, name: str, message_type, content_type="application/octet-stream"):
-    return client.post(
-        URL,
-        {"file": SimpleUploadedFile(name, content, content_type=content_type), "messageType": message_type},
-        format="multipart",
-    )
 
 
 def stored(path: str) -> bytes:
