@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
@@ -18,6 +17,7 @@ from chat.models import (
     direct_pair_key,
 )
 from chat.sockets.presence import get_presence
+from chat.tokens import parse_user_id
 from chat_project.errors import Forbidden
 
 
@@ -126,8 +126,8 @@ def chat_header_dto_for(*, viewer: User, chat_id: int) -> dict:
 
 
 def user_get(*, user_id) -> User | None:
-    try:
-        uid = uuid.UUID(str(user_id))
-    except (TypeError, ValueError, AttributeError):
+    """The active user with that GUID; None for anyone else, or for a value that is no GUID."""
+    uid = parse_user_id(user_id)
+    if uid is None:
         return None
     return User.objects.filter(pk=uid, is_active=True).first()

@@ -6,11 +6,10 @@ Who may do what is the services' business.
 
 from __future__ import annotations
 
-import uuid
-
 from rest_framework import serializers
 
 from chat.sockets.payloads import CountField, IdField, StrictBooleanField, StrictCharField, StrictIntegerField
+from chat.tokens import parse_user_id
 
 # Far beyond any real offset, small enough for every database's OFFSET.
 MAX_SKIP = 1_000_000_000
@@ -106,7 +105,5 @@ class TokenOnlyPayload(serializers.Serializer):
 
 def same_user(value: str, user_id) -> bool:
     """Whether a payload's user id names `user_id` (GUIDs compare case-insensitively)."""
-    try:
-        return uuid.UUID(value) == uuid.UUID(str(user_id))
-    except (TypeError, ValueError, AttributeError):
-        return False
+    parsed = parse_user_id(value)
+    return parsed is not None and parsed == parse_user_id(user_id)
