@@ -275,6 +275,16 @@ def deliver_due(
     return report
 
 
+def idle_seconds(report: StepReport | None, *, poll: float, now: datetime) -> float:
+    """How long a delivery loop may wait after a step: until its next poll, or sooner when a retry falls due."""
+    if report is None or report.next_due is None:
+        return poll
+    return min(poll, max(0.0, (report.next_due - now).total_seconds()))
+
+
+PRUNE_EVERY = 3600.0  # seconds between two prunes of the outbox by one loop
+
+
 def prune(*, now: datetime | None = None) -> int:
     """Forget finished pushes older than `PUSH_RETENTION_DAYS` (the outbox is not an archive)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.PUSH_RETENTION_DAYS)
@@ -315,8 +325,6 @@ class DeliveryLoop:
     """Runs `deliver_due` on an asyncio loop: at start (rows left from before a restart), whenever
     woken, when the earliest retry is due, and every `PUSH_POLL_SECONDS` (rows of other processes,
     expired leases)."""
-
-    PRUNE_EVERY = 3600.0
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -362,7 +370,7 @@ class DeliveryLoop:
 
     async def _maybe_prune(self) -> None:
         now = self._loop.time()
-        if now - self._last_prune < self.PRUNE_EVERY:
+        if now - self._last_prune < PRUNE_EVERY:
             return
         self._last_prune = now
         try:
@@ -380,9 +388,7 @@ class DeliveryLoop:
             if report is not None and report.claimed >= settings.PUSH_BATCH_SIZE:
                 continue  # more may be due right now
             await self._maybe_prune()
-            delay = poll
-            if report is not None and report.next_due is not None:
-                delay = min(poll, max(0.0, (report.next_due - timezone.now()).total_seconds()))
+            delay = idle_seconds(report, poll=poll, now=timezone.now())
             try:
                 await asyncio.wait_for(self._event.wait(), timeout=delay)
             except TimeoutError:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from notifications.worker import prune, run_step_in_thread
+from notifications.worker import PRUNE_EVERY, idle_seconds, prune, run_step_in_thread
 
 
 class Command(BaseCommand):
@@ -46,15 +46,12 @@ class Command(BaseCommand):
                     continue
                 break
             now = timezone.now()
-            if last_prune is None or (now - last_prune).total_seconds() > 3600:
+            if last_prune is None or (now - last_prune).total_seconds() > PRUNE_EVERY:
                 last_prune = now
                 prune(now=now)
             if report.claimed >= settings.PUSH_BATCH_SIZE:
                 continue
-            delay = interval
-            if report.next_due is not None:
-                delay = min(interval, max(0.0, (report.next_due - now).total_seconds()))
-            if stop.wait(delay):
+            if stop.wait(idle_seconds(report, poll=interval, now=now)):
                 break
         self.stdout.write(
             f"push worker stopped: sent {totals['sent']}, retry later {totals['retried']}, "
