@@ -21,7 +21,20 @@ from django.conf import settings
 from chat.redis_keys import delete_keys_with_prefix
 
 
-class MemoryPresence:
+class _Presence:
+    def user_sids(self, user_id: str) -> set[str]:
+        raise NotImplementedError
+
+    def clear_viewing(self, sid: str, chat_id: int) -> None:
+        raise NotImplementedError
+
+    def clear_user_viewing(self, user_id: str, chat_id: int) -> None:
+        """Every socket of a user stops viewing a chat (they were removed from it)."""
+        for sid in self.user_sids(user_id):
+            self.clear_viewing(sid, chat_id)
+
+
+class MemoryPresence(_Presence):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._user_sids: dict[str, dict[str, str]] = defaultdict(dict)  # user -> {sid: client_type}
@@ -41,11 +54,7 @@ class MemoryPresence:
         with self._lock:
             chats = self._sid_viewing.pop(sid, set())
             for chat_id in chats:
-                viewers = self._chat_viewers.get(chat_id)
-                if viewers is not None:
-                    viewers.pop(sid, None)
-                    if not viewers:
-                        del self._chat_viewers[chat_id]
+                self._drop_viewer(chat_id, sid)
             sids = self._user_sids.get(str(user_id))
             if sids is None or sid not in sids:
                 return False, chats
@@ -70,21 +79,20 @@ class MemoryPresence:
 
     def clear_viewing(self, sid: str, chat_id: int) -> None:
         with self._lock:
-            viewers = self._chat_viewers.get(int(chat_id))
-            if viewers is not None:
-                viewers.pop(sid, None)
-                if not viewers:
-                    del self._chat_viewers[int(chat_id)]
+            self._drop_viewer(int(chat_id), sid)
             chats = self._sid_viewing.get(sid)
             if chats is not None:
                 chats.discard(int(chat_id))
                 if not chats:
                     del self._sid_viewing[sid]
 
-    def clear_user_viewing(self, user_id: str, chat_id: int) -> None:
-        """Every socket of a user stops viewing a chat (they were removed from it)."""
-        for sid in self.user_sids(user_id):
-            self.clear_viewing(sid, chat_id)
+    def _drop_viewer(self, chat_id: int, sid: str) -> None:
+        """The chat side of a socket no longer viewing it; the caller holds the lock."""
+        viewers = self._chat_viewers.get(chat_id)
+        if viewers is not None:
+            viewers.pop(sid, None)
+            if not viewers:
+                del self._chat_viewers[chat_id]
 
     def viewing_user_ids(self, chat_id: int) -> set[str]:
         with self._lock:
@@ -111,7 +119,7 @@ class MemoryPresence:
             self._sid_viewing.clear()
 
 
-class RedisPresence:
+class RedisPresence(_Presence):
     """The same state in Redis hashes and sets, shared by every worker and host.
 
     Each server process is a *host* that lists its sockets under its own key and keeps an `alive` key
@@ -185,10 +193,6 @@ class RedisPresence:
         pipe.hdel(self._chat_key(chat_id), sid)
         pipe.srem(self._sid_key(sid), int(chat_id))
         pipe.execute()
-
-    def clear_user_viewing(self, user_id: str, chat_id: int) -> None:
-        for sid in self.user_sids(user_id):
-            self.clear_viewing(sid, chat_id)
 
     def viewing_user_ids(self, chat_id: int) -> set[str]:
         return set(self._redis.hvals(self._chat_key(chat_id)))
