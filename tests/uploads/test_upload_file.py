@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from chat_project.errors import PayloadTooLarge
 from tests.api.helpers import error, ok
 from tests.uploads import files
 from tests.uploads.helpers import URL, upload
 from uploads.models import Upload
+from uploads.views import LimitedTemporaryFileUploadHandler
 
 pytestmark = pytest.mark.django_db
 
@@ -236,7 +239,8 @@ def test_each_type_has_its_size_limit(client, settings, message_type, setting):
 
 
 def test_body_over_every_limit_is_refused_while_streaming(client, settings):
-    """The upload handler stops counting at the largest limit: the rest is never written to disk."""
+    """A body declared larger than the largest limit is refused before it is parsed (the view's
+    Content-Length check answers here; behind uvicorn the guard answers even earlier)."""
     settings.UPLOAD_MAX_AUDIO_BYTES = settings.UPLOAD_MAX_IMAGE_BYTES = 1000
     settings.UPLOAD_MAX_FILE_BYTES = settings.UPLOAD_MAX_VIDEO_BYTES = 1000
     settings.UPLOAD_MULTIPART_OVERHEAD_BYTES = 0
@@ -250,6 +254,19 @@ def test_body_over_every_limit_is_refused_while_streaming(client, settings):
         format="multipart",
     )
     error(response, 413, "invalid")
+
+
+def test_upload_handler_stops_writing_past_the_limit():
+    """The view's upload handler counts what it writes, for a body whose Content-Length did not give
+    it away. No request in these tests reaches that point (the guard and the view refuse first), so
+    it is driven directly: past the limit the temporary file is closed and removed."""
+    handler = LimitedTemporaryFileUploadHandler(None, limit=10)
+    handler.new_file("file", "a.bin", "application/octet-stream", None)
+    handler.receive_data_chunk(b"x" * 8, 0)
+    temporary = handler.file.temporary_file_path()
+    with pytest.raises(PayloadTooLarge):
+        handler.receive_data_chunk(b"x" * 8, 8)
+    assert handler.file.closed and not os.path.exists(temporary)
 
 
 def test_media_path_is_accepted_only_for_its_type(client):
