@@ -28,30 +28,19 @@ def _wake_after_commit() -> None:
     transaction.on_commit(wake, robust=True)
 
 
-def _not_viewing_nor_blocked(message: ChatMessage, user_ids: set[str]) -> set[str]:
-    """Who of `user_ids` (the chat's other active members) gets a push for `message`: those with no
-    socket viewing the chat.
-
-    Viewing is per socket and shared by every worker (presence): a user whose phone has `joinRoom`ed
-    the chat gets no push on any device; offline users and online users who never joined the room
-    (or left it) do. Users with a block between them and the sender (either way) get nothing, in
-    groups too; a one-to-one chat with a block never gets here (createMessage refuses it).
-    """
-    user_ids = user_ids - get_presence().viewing_user_ids(message.chat_id)
-    if not user_ids:
-        return user_ids
-    keys = [direct_pair_key(message.sender_id, uid) for uid in user_ids]
+def _blocked_with(sender_id, user_ids: set[str]) -> set[str]:
+    """Those of `user_ids` with a block between them and the sender, either way."""
+    keys = [direct_pair_key(sender_id, uid) for uid in user_ids]
     blocked = Friendship.objects.filter(pair_key__in=keys, status=FriendshipStatus.BLOCKED).values_list(
         "requester_id", "addressee_id"
     )
-    blocked_ids = {str(uid) for pair in blocked for uid in pair}
-    return user_ids - blocked_ids
+    return {str(uid) for pair in blocked for uid in pair}
 
 
 def message_created(*, message) -> None:
     """A message was stored (called inside the creating transaction): queue pushes for it.
 
-    One `Push` row per device of each recipient (see `_not_viewing_nor_blocked`). Title, body and data are
+    One `Push` row per device of each recipient (see `_queue_message_pushes`). Title, body and data are
     fixed now; the badge (the recipient's unread total) is counted when the push is sent. A failure
     here is logged and never undoes the message: pushes are secondary to delivering the chat.
     """
@@ -92,14 +81,25 @@ def _member_devices(*, chat_id: int, sender_id) -> list[Device]:
 
 
 def _queue_message_pushes(message: ChatMessage) -> None:
-    # The cheap question first: most chats have few members with devices.
+    """Who gets a push: the chat's other active members with a device and no socket viewing the chat.
+
+    Viewing is per socket and shared by every worker (presence): a user whose phone has `joinRoom`ed
+    the chat gets no push on any device; offline users and online users who never joined the room
+    (or left it) do. In a group, users with a block between them and the sender (either way) get
+    nothing; a one-to-one chat with a block never gets here (createMessage refused it in this
+    transaction). Cheapest questions first: most chats have few members with devices.
+    """
     devices = _member_devices(chat_id=message.chat_id, sender_id=message.sender_id)
     if not devices:
         return
-    recipients = _not_viewing_nor_blocked(message, {str(d.user_id) for d in devices})
+    recipients = {str(d.user_id) for d in devices} - get_presence().viewing_user_ids(message.chat_id)
     if not recipients:
         return
     chat = message.chat
+    if chat.is_group:
+        recipients -= _blocked_with(message.sender_id, recipients)
+        if not recipients:
+            return
     title = content.message_title(message, chat)
     body = content.message_body(message)
     data = content.message_data(message)
