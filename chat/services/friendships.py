@@ -25,6 +25,14 @@ def _locked_pair(user: User, other: User) -> Friendship | None:
     return Friendship.objects.select_for_update().filter(pair_key=direct_pair_key(user.pk, other.pk)).first()
 
 
+def _create(user: User, other: User, **fields) -> Friendship:
+    """A new row for the pair, `user` acting; the unique pair key refuses a second one."""
+    now = timezone.now()
+    return Friendship.objects.create(
+        requester=user, addressee=other, creation_time=now, last_modification_time=now, **fields
+    )
+
+
 def _save(friendship: Friendship, **changes) -> Friendship:
     for key, value in changes.items():
         setattr(friendship, key, value)
@@ -46,11 +54,7 @@ def friendship_request(*, user: User, other: User | None) -> tuple[Friendship, b
         with transaction.atomic():
             row = _locked_pair(user, other)
             if row is None:
-                now = timezone.now()
-                row = Friendship.objects.create(
-                    requester=user, addressee=other, creation_time=now, last_modification_time=now
-                )
-                return row, True
+                return _create(user, other), True
             if row.status == FriendshipStatus.BLOCKED:
                 raise Blocked("You cannot send a friend request to this user.")
             if row.status == FriendshipStatus.ACCEPTED:
@@ -107,16 +111,7 @@ def friendship_block(*, user: User, other: User | None) -> tuple[Friendship, boo
         with transaction.atomic():
             row = _locked_pair(user, other)
             if row is None:
-                now = timezone.now()
-                row = Friendship.objects.create(
-                    requester=user,
-                    addressee=other,
-                    status=FriendshipStatus.BLOCKED,
-                    blocked_by=user,
-                    creation_time=now,
-                    last_modification_time=now,
-                )
-                return row, True
+                return _create(user, other, status=FriendshipStatus.BLOCKED, blocked_by=user), True
             if row.status == FriendshipStatus.BLOCKED:
                 return row, False
             return _save(row, requester=user, addressee=other, status=FriendshipStatus.BLOCKED, blocked_by=user), False
