@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 AUDIO, IMAGE, FILE, VIDEO = 1, 2, 3, 4
@@ -23,6 +24,7 @@ FOLDERS = {AUDIO: "audios", IMAGE: "images", FILE: "files", VIDEO: "videos"}
 
 # The formats a phone or a browser sends. Everything else Pillow could decode (PSD, TGA, ICO, EPS
 # through Ghostscript, ...) is never tried: fewer decoders, fewer parser bugs reachable from the internet.
+# HEIF is iPhones' HEIC photos, decoded by pillow-heif (a requirement).
 IMAGE_EXTENSIONS = {
     "jpg": {"JPEG", "MPO"},
     "jpeg": {"JPEG", "MPO"},
@@ -30,17 +32,11 @@ IMAGE_EXTENSIONS = {
     "png": {"PNG"},
     "webp": {"WEBP"},
     "gif": {"GIF"},
+    "heic": {"HEIF"},
+    "heif": {"HEIF"},
 }
-IMAGE_DECODERS = ["JPEG", "PNG", "WEBP", "GIF"]
-
-try:  # iPhones' HEIC photos, when the optional pillow-heif is installed
-    import pillow_heif
-except ImportError:  # pragma: no cover - not a requirement
-    pillow_heif = None
-else:  # pragma: no cover
-    pillow_heif.register_heif_opener()
-    IMAGE_EXTENSIONS.update({"heic": {"HEIF"}, "heif": {"HEIF"}})
-    IMAGE_DECODERS.append("HEIF")
+IMAGE_DECODERS = ["JPEG", "PNG", "WEBP", "GIF", "HEIF"]
+pillow_heif.register_heif_opener()
 
 # The spec's lists, each with the containers its content may sniff as.
 AUDIO_EXTENSIONS = {
