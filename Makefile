@@ -75,4 +75,4 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .test-db.sqlite3*
+	rm -rf $(VENV) .pytest_cache .ruff_cache
