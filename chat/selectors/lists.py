@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from chat import dtos
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
 from chat.selectors.chats import chat_header_dtos, friendship_statuses, unread_count_subquery
+from chat.selectors.messages import newest_visible_id
 from chat.sockets.presence import get_presence
 
 NEW_MESSAGES_MAX = 100
@@ -82,13 +83,12 @@ def direct_chats_for_user(*, user: User) -> list[dict]:
     The last message is the newest one not deleted, whatever `ChatHeader.last_message` says, so a
     deleted message never shows in the list.
     """
-    last_visible = ChatMessage.objects.filter(chat_id=OuterRef("chat_id"), is_deleted=False).order_by("-id")
     other_member = ChatMember.objects.filter(chat_id=OuterRef("chat_id")).exclude(user_id=OuterRef("user_id"))
     rows = list(
         ChatMember.objects.filter(user_id=user.pk, chat__chat_type=ChatType.INDIVIDUAL)
         .annotate(
             other_id=Subquery(other_member.values("user_id")[:1], output_field=UUIDField()),
-            last_id=Subquery(last_visible.values("id")[:1]),
+            last_id=Subquery(newest_visible_id(OuterRef("chat_id"))),
             unread=unread_count_subquery(),
         )
         .values("chat_id", "chat__creation_time", "other_id", "last_id", "unread")

@@ -14,6 +14,12 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 
 
+def newest_visible_id(chat):
+    """The id of the chat's newest message that is not deleted, as a one-row subquery; `chat` is an id
+    or an `OuterRef` to one."""
+    return ChatMessage.objects.filter(chat_id=chat, is_deleted=False).order_by("-id").values("id")[:1]
+
+
 @cache
 def _send_access_sql() -> str:
     member, chat, friendship = ChatMember._meta, ChatHeader._meta, Friendship._meta

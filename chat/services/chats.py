@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, User, direct_pair_key
+from chat.selectors.messages import newest_visible_id
 from chat_project.errors import Invalid, NotFound
 
 
@@ -83,9 +84,8 @@ def chat_header_message_added(*, chat_id: int, message_id: int, at) -> None:
 def chat_header_visibility_changed(*, chat_id: int, delta: int) -> None:
     """`delta` messages were hidden (negative) or restored (positive): adjust the count and point the
     header at the newest visible message."""
-    newest_visible = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False).order_by("-id").values("id")[:1]
     ChatHeader.objects.filter(pk=chat_id).update(
-        message_count=F("message_count") + delta, last_message_id=Subquery(newest_visible)
+        message_count=F("message_count") + delta, last_message_id=Subquery(newest_visible_id(chat_id))
     )
 
 
@@ -99,11 +99,8 @@ def chat_message_counts_refresh(*, chat_ids=None) -> int:
         .annotate(n=Count("id"))
         .values("n")
     )
-    newest_visible = (
-        ChatMessage.objects.filter(chat_id=OuterRef("pk"), is_deleted=False).order_by("-id").values("id")[:1]
-    )
     headers = ChatHeader.objects.all() if chat_ids is None else ChatHeader.objects.filter(pk__in=list(chat_ids))
     return headers.update(
         message_count=Coalesce(Subquery(visible, output_field=IntegerField()), Value(0)),
-        last_message_id=Subquery(newest_visible),
+        last_message_id=Subquery(newest_visible_id(OuterRef("pk"))),
     )
