@@ -59,6 +59,22 @@ def test_video_answers_byte_ranges(client, api):
     assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes" and body(whole) == content
 
 
+def test_ranges_with_huge_numbers_are_answered_not_a_500(client, api):
+    """Python's int() refuses strings past 4,300 digits; such a Range is as unsatisfiable (or, as a
+    suffix, as whole) as any number beyond the file's size."""
+    content = files.mp4() + bytes(range(256))
+    path = uploaded(client, content, "clip.mp4", 4)
+    for digits in ("9" * 30, "9" * 5000):
+        beyond = api().get(path, HTTP_RANGE=f"bytes={digits}-")
+        assert beyond.status_code == 416 and beyond["Content-Range"] == f"bytes */{len(content)}"
+        suffix = api().get(path, HTTP_RANGE=f"bytes=-{digits}")
+        assert suffix.status_code == 206 and body(suffix) == content
+        open_end = api().get(path, HTTP_RANGE=f"bytes=3-{digits}")
+        assert open_end.status_code == 206 and body(open_end) == content[3:]
+    padded = api().get(path, HTTP_RANGE="bytes=" + "0" * 40 + "10-" + "0" * 40 + "19")
+    assert padded.status_code == 206 and body(padded) == content[10:20]
+
+
 @pytest.mark.parametrize(
     "path",
     [
