@@ -35,6 +35,26 @@ def add_device(user, *, platform: str = "android", token: str | None = None) -> 
     return device
 
 
+def queue_message(make_user, *, due, devices: int = 1) -> list[Push]:
+    """Alice writes to Bob through the real services; the pushes queued for Bob's `devices`, due at `due`."""
+    from django.db import transaction
+
+    from chat.services.chats import chat_direct_get_or_create
+    from chat.services.messages import message_create
+
+    def make():
+        alice, bob = make_user("Alice"), make_user("Bob")
+        for _ in range(devices):
+            add_device(bob)
+        chat, _ = chat_direct_get_or_create(user=alice, other=bob)
+        with transaction.atomic():
+            message_create(sender=alice, chat_id=chat.pk, message_type=0, text="hi")
+        Push.objects.filter(user=bob).update(next_attempt_at=due)
+        return list(Push.objects.filter(user=bob).order_by("id"))
+
+    return run_sync(make)
+
+
 def push_rows(**filters) -> list[Push]:
     return run_sync(lambda: list(Push.objects.filter(**filters).order_by("id")))
 

@@ -22,7 +22,7 @@ from notifications.backends import fcm
 from notifications.backends.base import Outcome, OutgoingPush
 from notifications.models import Device, Push, PushKind, PushState
 from notifications.worker import deliver_due
-from tests.notifications.conftest import add_device
+from tests.notifications.conftest import add_device, queue_message
 
 FCM = "notifications.backends.fcm.PushBackend"
 
@@ -266,20 +266,11 @@ AUTH_CASES = {"third_party_auth", "unauthenticated", "permission_denied"}
 
 @pytest.fixture
 def queued(make_user):
-    """One message push to Bob's phone, queued through the real service."""
-    from django.db import transaction
+    """One message push to Bob's phone, queued through the real service: (push, device)."""
 
-    from chat.services.messages import message_create
-
-    def make(**device):
-        alice, bob = make_user("Alice"), make_user("Bob")
-        device = add_device(bob, **device)
-        chat, _ = chat_direct_get_or_create(user=alice, other=bob)
-        with transaction.atomic():
-            message_create(sender=alice, chat_id=chat.pk, message_type=0, text="hi")
-        (push,) = Push.objects.filter(user=bob)
-        Push.objects.filter(pk=push.pk).update(next_attempt_at=NOW)
-        return push, device
+    def make():
+        (push,) = queue_message(make_user, due=NOW)
+        return push, push.device
 
     return make
 

@@ -7,17 +7,15 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from chat.services.chats import chat_direct_get_or_create
-from chat.services.messages import message_create
 from notifications.backends.base import Outcome, PushResult
 from notifications.models import Push, PushState
 from notifications.worker import DeliveryLoop, backoff_seconds, claim_due, deliver_due
 from tests.conftest import run_sync
 from tests.notifications.backends_for_tests import Script
-from tests.notifications.conftest import add_device
+from tests.notifications.conftest import add_device, queue_message
 
 SCRIPTED = "tests.notifications.backends_for_tests.ScriptedBackend"
 NOW = timezone.now().replace(microsecond=0)
@@ -34,20 +32,6 @@ def scripted(settings):
     Script.answers, Script.calls = [], []
 
 
-def queue_message(make_user, *, devices: int = 1, text: str = "hi") -> list[Push]:
-    def make():
-        alice, bob = make_user("Alice"), make_user("Bob")
-        for _ in range(devices):
-            add_device(bob)
-        chat, _ = chat_direct_get_or_create(user=alice, other=bob)
-        with transaction.atomic():
-            message_create(sender=alice, chat_id=chat.pk, message_type=0, text=text)
-        Push.objects.filter(user=bob).update(next_attempt_at=NOW)
-        return list(Push.objects.filter(user=bob).order_by("id"))
-
-    return run_sync(make)
-
-
 def test_backoff_doubles_from_the_base_up_to_the_cap(settings):
     settings.PUSH_RETRY_BASE_SECONDS, settings.PUSH_RETRY_MAX_SECONDS = 5, 60
     assert [backoff_seconds(n) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
@@ -58,7 +42,7 @@ def test_backoff_doubles_from_the_base_up_to_the_cap(settings):
 
 @pytest.mark.django_db
 def test_retry_timing_then_failed_after_max_attempts_with_the_error_kept(scripted, make_user):
-    (push,) = queue_message(make_user)
+    (push,) = queue_message(make_user, due=NOW)
     outage = PushResult(Outcome.RETRY, "UnavailableError: FCM is down")
     scripted.answers = [outage] * 4
     now = NOW
@@ -81,7 +65,7 @@ def test_retry_timing_then_failed_after_max_attempts_with_the_error_kept(scripte
 
 @pytest.mark.django_db
 def test_retry_after_is_honoured(scripted, make_user):
-    (push,) = queue_message(make_user)
+    (push,) = queue_message(make_user, due=NOW)
     scripted.answers = [PushResult(Outcome.RETRY, "QuotaExceededError", retry_after=300)]
     deliver_due(now=NOW)
     push.refresh_from_db()
@@ -93,7 +77,7 @@ def test_retry_after_is_honoured(scripted, make_user):
 @pytest.mark.django_db
 def test_a_backend_that_raises_is_retried_not_fatal(settings, make_user):
     settings.PUSH_BACKEND = "notifications.backends.base.BasePushBackend"  # send_messages raises
-    (push,) = queue_message(make_user)
+    (push,) = queue_message(make_user, due=NOW)
     deliver_due(now=NOW)
     push.refresh_from_db()
     assert push.state == PushState.PENDING and "NotImplementedError" in push.last_error
@@ -101,7 +85,7 @@ def test_a_backend_that_raises_is_retried_not_fatal(settings, make_user):
 
 @pytest.mark.django_db
 def test_each_row_is_claimed_once(scripted, make_user):
-    pushes = queue_message(make_user, devices=3)
+    pushes = queue_message(make_user, due=NOW, devices=3)
     first = claim_due(now=NOW, limit=2)
     second = claim_due(now=NOW, limit=10)
     third = claim_due(now=NOW, limit=10)
@@ -114,7 +98,7 @@ def test_each_row_is_claimed_once(scripted, make_user):
 @pytest.mark.django_db
 def test_a_row_reclaimed_elsewhere_is_not_overwritten(scripted, make_user):
     """A worker whose lease ran out does not record over the worker that took the row after it."""
-    (push,) = queue_message(make_user)
+    (push,) = queue_message(make_user, due=NOW)
     (stale,) = claim_due(now=NOW, limit=10)
     Push.objects.filter(pk=push.pk).update(claim_id="someone-else")
     from notifications.worker import StepReport, _record
@@ -128,7 +112,7 @@ def test_a_row_reclaimed_elsewhere_is_not_overwritten(scripted, make_user):
 @pytest.mark.django_db
 def test_rows_left_by_a_stopped_worker_are_sent_after_restart(scripted, make_user, settings):
     settings.PUSH_CLAIM_TIMEOUT = 300
-    waiting, crashed, in_flight = queue_message(make_user, devices=3)
+    waiting, crashed, in_flight = queue_message(make_user, due=NOW, devices=3)
     # The process stopped: one row never claimed, one claimed long ago, one claimed a moment ago
     # (by a worker that is still alive and sending it).
     Push.objects.filter(pk=crashed.pk).update(state=PushState.SENDING, claimed_at=NOW - timedelta(minutes=10))
@@ -147,7 +131,7 @@ def test_dropped_when_no_longer_deliverable(scripted, make_user):
     from chat.models import ChatMessage
     from notifications.models import Device
 
-    first, second, third = queue_message(make_user, devices=3)
+    first, second, third = queue_message(make_user, due=NOW, devices=3)
     Device.objects.filter(pk=first.device_id).delete()
     ChatMessage.objects.filter(pk=second.message_id).update(is_deleted=True)
     deliver_due(now=NOW)
@@ -162,7 +146,7 @@ def test_dropped_when_no_longer_deliverable(scripted, make_user):
 def test_a_token_that_moved_to_another_user_gets_nothing_meant_for_the_old_owner(scripted, make_user):
     from notifications.devices import device_register
 
-    (push,) = queue_message(make_user)
+    (push,) = queue_message(make_user, due=NOW)
     mallory = make_user("Mallory")
     device_register(user=mallory, token=push.token, platform="android")  # the phone changed hands
     deliver_due(now=NOW)
@@ -212,7 +196,7 @@ async def test_stopping_a_loop_finishes_the_send_in_flight(settings, make_user, 
     b.slow_started.clear()
     b.SLOW_SECONDS, old = 0.3, b.SLOW_SECONDS
     try:
-        (push,) = queue_message(make_user)
+        (push,) = queue_message(make_user, due=NOW)
         loop = DeliveryLoop()
         await loop.start()
         await asyncio.get_running_loop().run_in_executor(None, b.slow_started.wait, 5)
