@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from chat.sockets.payloads import StrictCharField
 from notifications.devices import MAX_TOKEN_LENGTH
 from notifications.models import Platform
-
-
-class StrictCharField(serializers.CharField):
-    """A string, never a number or a bool coerced to one."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class ChatHeaderQuery(serializers.Serializer):

@@ -14,10 +14,9 @@ from chat.api.serializers import ChatHeaderQuery, GroupCreateInput, GroupMembers
 from chat.selectors.chats import chat_header_dto_for, user_get
 from chat.services.chats import chat_direct_get_or_create
 from chat.services.groups import group_create, group_member_remove, group_members_add
+from chat.sockets.payloads import MAX_ID
 from chat.tokens import parse_user_id
 from chat_project.errors import Forbidden, Invalid, success_envelope
-
-MAX_ID = 2**63 - 1
 
 
 def parsed(serializer_class, data) -> dict:
