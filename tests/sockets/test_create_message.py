@@ -17,7 +17,6 @@ from tests.sockets._message_helpers import (
     group_chat,
     header,
     join,
-    make_scene,
     send,
     stored,
     wait_events,
@@ -25,11 +24,6 @@ from tests.sockets._message_helpers import (
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def scene(clients, make_user):
-    return await make_scene(clients, make_user)
 
 
 def upload(path: str, message_type: int, uploader=None) -> None:

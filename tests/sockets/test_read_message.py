@@ -7,14 +7,9 @@ from django.db import transaction
 
 from chat.models import ChatMember
 from tests.conftest import run_sync
-from tests.sockets._message_helpers import direct_chat, header, make_scene, send, wait_events
+from tests.sockets._message_helpers import direct_chat, header, send, wait_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def scene(clients, make_user):
-    return await make_scene(clients, make_user)
 
 
 def read_mark(user, chat_id):

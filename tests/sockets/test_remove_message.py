@@ -6,14 +6,9 @@ import pytest
 
 from chat.models import ChatHeader, ChatMessage
 from tests.conftest import run_sync
-from tests.sockets._message_helpers import direct_chat, header, make_scene, send, stored, wait_events
+from tests.sockets._message_helpers import direct_chat, header, send, stored, wait_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def scene(clients, make_user):
-    return await make_scene(clients, make_user)
 
 
 async def test_single_id_soft_deletes_and_tells_the_room(scene):

@@ -10,18 +10,12 @@ from tests.sockets._message_helpers import (
     assert_message_dto,
     direct_chat,
     header,
-    make_scene,
     send,
     wait_events,
 )
 from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def scene(clients, make_user):
-    return await make_scene(clients, make_user)
 
 
 async def test_author_edits_text_and_the_room_hears_it(scene):
