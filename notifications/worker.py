@@ -301,13 +301,18 @@ def _connection_hygiene() -> None:
         close_old_connections()
 
 
-def run_step_in_thread(**kwargs) -> StepReport:
-    """A step with Django's per-request connection hygiene, for threads that outlive one step."""
+def _with_connection_hygiene(fn, /, **kwargs):
+    """`fn(**kwargs)` with Django's per-request connection hygiene, for threads that outlive one call."""
     _connection_hygiene()
     try:
-        return deliver_due(**kwargs)
+        return fn(**kwargs)
     finally:
         _connection_hygiene()
+
+
+def run_step_in_thread(**kwargs) -> StepReport:
+    """A step (`deliver_due`) in a thread that outlives it."""
+    return _with_connection_hygiene(deliver_due, **kwargs)
 
 
 # --- the in-process loop --------------------------------------------------------------------------
@@ -374,7 +379,7 @@ class DeliveryLoop:
             return
         self._last_prune = now
         try:
-            await self._loop.run_in_executor(self._executor, _prune_in_thread)
+            await self._loop.run_in_executor(self._executor, _with_connection_hygiene, prune)
         except Exception:
             logger.exception("push outbox pruning failed")
 
@@ -409,11 +414,3 @@ class DeliveryLoop:
             except Exception:
                 logger.exception("push delivery loop ended with an error")
         self._executor.shutdown(wait=False)
-
-
-def _prune_in_thread() -> int:
-    _connection_hygiene()
-    try:
-        return prune()
-    finally:
-        _connection_hygiene()
