@@ -107,10 +107,9 @@ def message_page(
     )
     if total is None:
         raise Forbidden("You are not a member of this chat.")
-    visible = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False)
     if limit == 0:
         return {"items": [], "totalCount": total}
-    page = visible
+    page = ChatMessage.objects.filter(chat_id=chat_id, is_deleted=False)
     if before_id is not None:
         page = page.filter(id__lt=before_id)
     rows = page.order_by("-id").values(*dtos.MESSAGE_DTO_VALUES)[skip : skip + limit]
