@@ -201,22 +201,15 @@ async def test_without_ack_an_error_comes_back_as_exception(clients, make_user):
 # --- exactly one chat per pair, even when both ask at the same moment ----------------------------
 
 
-@pytest.mark.django_db(transaction=True)  # committed rows: every thread has its own connection
-def test_concurrent_join_by_other_user_creates_exactly_one_chat(make_user):
-    """Threads with their own connections call the service at once, in both directions.
-
-    Needs committed data (transaction=True) so that every thread sees the users; it holds on
-    PostgreSQL (DATABASE_URL=postgres://...) as on SQLite: the unique direct_key decides the race.
-    """
-    alice, bob = make_user("Alice"), make_user("Bob")
-    threads_n = 8
-    barrier = threading.Barrier(threads_n)
+def _join_from_both_sides(alice, bob, threads_n: int, *, before_join=lambda: None) -> None:
+    """`threads_n` threads, each with its own connection, join by otherUserId at once (Alice asking for
+    Bob, then Bob for Alice, in turn); all of them must get the same, single chat of two members."""
     results, errors = [], []
 
     def worker(i):
         try:
             me, other = (alice, bob) if i % 2 == 0 else (bob, alice)
-            barrier.wait(timeout=10)
+            before_join()
             results.append(rooms.room_join(user=me, other_user_id=str(other.pk)).chat_id)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -232,6 +225,19 @@ def test_concurrent_join_by_other_user_creates_exactly_one_chat(make_user):
     assert len(results) == threads_n and len(set(results)) == 1
     assert ChatHeader.objects.count() == 1
     assert ChatMember.objects.filter(chat_id=results[0]).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: every thread has its own connection
+def test_concurrent_join_by_other_user_creates_exactly_one_chat(make_user):
+    """Threads with their own connections call the service at once, in both directions.
+
+    Needs committed data (transaction=True) so that every thread sees the users; it holds on
+    PostgreSQL (DATABASE_URL=postgres://...) as on SQLite: the unique direct_key decides the race.
+    """
+    alice, bob = make_user("Alice"), make_user("Bob")
+    threads_n = 8
+    barrier = threading.Barrier(threads_n)
+    _join_from_both_sides(alice, bob, threads_n, before_join=lambda: barrier.wait(timeout=10))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -252,23 +258,4 @@ def test_both_sides_missing_the_chat_still_end_with_one(make_user, monkeypatch):
             return real_atomic(*args, **kwargs)
 
     monkeypatch.setattr(chat_services, "transaction", AfterEveryoneLooked)
-    results, errors = [], []
-
-    def worker(i):
-        try:
-            me, other = (alice, bob) if i % 2 == 0 else (bob, alice)
-            results.append(rooms.room_join(user=me, other_user_id=str(other.pk)).chat_id)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert errors == []
-    assert len(set(results)) == 1 and len(results) == threads_n
-    assert ChatHeader.objects.count() == 1
-    assert ChatMember.objects.filter(chat_id=results[0]).count() == 2
+    _join_from_both_sides(alice, bob, threads_n)
