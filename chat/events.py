@@ -84,27 +84,23 @@ class _Bridge:
         except Exception:
             logger.exception("failed to deliver %s", description)
 
-    def emit(self, event: str, data, *, room=None, to=None, skip_sid=None) -> None:
-        target = to or room
+    def emit(self, event: str, data, *, room: str, skip_sid=None) -> None:
         if self.loop is not None and not self.loop.is_closed():
-            self.run(
-                partial(self.sio.emit, event, data, room=target, skip_sid=skip_sid),
-                f"{event} to {target}",
-            )
+            self.run(partial(self.sio.emit, event, data, room=room, skip_sid=skip_sid), f"{event} to {room}")
             return
         external = self._external_manager()
         if external is not None:
-            external.emit(event, data, namespace="/", room=target, skip_sid=skip_sid)
+            external.emit(event, data, namespace="/", room=room, skip_sid=skip_sid)
         else:
-            logger.debug("no socket server reachable; dropped %s to %s", event, target)
+            logger.debug("no socket server reachable; dropped %s to %s", event, room)
 
 
 bridge = _Bridge()
 
 
-def publish(event: str, data, *, room: str | None = None, to: str | None = None, skip_sid=None) -> None:
-    """Emit `event` once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(partial(bridge.emit, event, data, room=room, to=to, skip_sid=skip_sid), robust=True)
+def publish(event: str, data, *, room: str, skip_sid=None) -> None:
+    """Emit `event` to `room` once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(partial(bridge.emit, event, data, room=room, skip_sid=skip_sid), robust=True)
 
 
 def after_commit(factory: Callable[[], Awaitable], description: str) -> None:
