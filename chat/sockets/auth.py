@@ -98,13 +98,20 @@ async def _bind(sid: str, session: dict, user: User, *, connecting: bool = False
     """
     if session.get("user") is not None:
         return  # two first events raced: the other one bound it
-    if not connecting and not sio.manager.is_connected(sid, "/"):
-        raise Unauthorized("This socket has disconnected.")
+    if not connecting:
+        require_connected(sid)
     session["user"] = user
     await sio.enter_room(sid, user_room(user.pk))
     came_online = get_presence().add_socket(str(user.pk), sid, session["client_type"])
     if came_online:
         await announce_status(user, session["client_type"], active=True)
+
+
+def require_connected(sid: str) -> None:
+    """Refuse to give a socket state (presence, rooms, viewing, typing) once its disconnect has run:
+    nothing would ever clear it. Call it with no await between it and the change it guards."""
+    if not sio.manager.is_connected(sid, "/"):
+        raise Unauthorized("This socket has disconnected.")
 
 
 async def announce_status(user: User, client_type: str, *, active: bool) -> None:

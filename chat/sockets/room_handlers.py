@@ -16,16 +16,10 @@ from chat.events import chat_room
 from chat.selectors import lists
 from chat.services import rooms
 from chat.sockets import room_payloads as p
-from chat.sockets.auth import disconnect_hooks, event_user
+from chat.sockets.auth import disconnect_hooks, event_user, require_connected
 from chat.sockets.payloads import validate
 from chat.sockets.server import on, sio
-from chat_project.errors import Forbidden, Unauthorized
-
-NAMESPACE = "/"
-
-
-def _connected(sid: str) -> bool:
-    return sio.manager.is_connected(sid, NAMESPACE)
+from chat_project.errors import Forbidden
 
 
 def _require_same_user(user, claimed: list[str]) -> None:
@@ -42,8 +36,7 @@ async def join_room(sid: str, payload: dict):
     joined = await sync_to_async(rooms.room_join)(
         user=user, chat_id=data.get("chat_id"), other_user_id=data.get("other_user_id")
     )
-    if not _connected(sid):
-        raise Unauthorized("This socket has disconnected.")
+    require_connected(sid)
     await sio.enter_room(sid, chat_room(joined.chat_id))  # local bookkeeping: does not yield
     rooms.viewing_start(sid=sid, user_id=user.pk, chat_id=joined.chat_id)
     rooms.member_join_announce(chat_id=joined.chat_id, member=joined.member, skip_sid=sid)
@@ -72,8 +65,7 @@ async def room_typing(sid: str, payload: dict):
     user, session = await event_user(sid, payload)
     chat_id, is_typing = data["chat_id"], data["is_typing"]
     name = await sync_to_async(rooms.room_typing_name)(user=user, chat_id=chat_id)
-    if not _connected(sid):
-        raise Unauthorized("This socket has disconnected.")
+    require_connected(sid)
     if is_typing:
         session["typing"][chat_id] = name
     else:
