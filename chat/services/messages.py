@@ -192,10 +192,11 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
     if len(ids) > MAX_REMOVE_IDS:
         raise Invalid(f"ids: at most {MAX_REMOVE_IDS} messages at once.")
     with transaction.atomic():
+        # Locked, so that two sockets of the author removing the same message at once announce it once.
         found = dict(
-            ChatMessage.objects.filter(
-                pk__in=ids, chat_id=chat_id, sender_id=user.pk, chat__memberships__user_id=user.pk
-            ).values_list("id", "is_deleted")
+            ChatMessage.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids, chat_id=chat_id, sender_id=user.pk, chat__memberships__user_id=user.pk)
+            .values_list("id", "is_deleted")
         )
         if len(found) != len(ids):
             raise Forbidden("You can only delete your own messages in chats you are a member of.")
