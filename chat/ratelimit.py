@@ -57,13 +57,22 @@ def parse_rate(value: str | None) -> Rate | None:
 
 
 class MemoryLimiter:
+    SWEEP_EVERY = 10_000  # hits between sweeps that forget users idle for a whole window
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._since_sweep = 0
 
     def hit(self, key: str, rate: Rate) -> bool:
         now = time.monotonic()
         with self._lock:
+            self._since_sweep += 1
+            if self._since_sweep >= self.SWEEP_EVERY:
+                self._since_sweep = 0
+                # Without this, a long-running process keeps one entry per user it has ever seen.
+                for idle in [k for k, h in self._hits.items() if not h or h[-1] <= now - rate.window]:
+                    del self._hits[idle]
             hits = self._hits[key]
             while hits and hits[0] <= now - rate.window:
                 hits.popleft()

@@ -166,6 +166,20 @@ def test_memory_limiter_slides(monkeypatch):
     assert limiter.hit("u", rate) and not limiter.hit("u", rate)
 
 
+def test_memory_limiter_forgets_idle_users(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(ratelimit.MemoryLimiter, "SWEEP_EVERY", 3)
+    limiter, rate = ratelimit.MemoryLimiter(), ratelimit.Rate(limit=2, window=10)
+    assert limiter.hit("idle", rate) and limiter.hit("busy", rate)
+    now[0] += 11  # "idle" has sent nothing for a whole window
+    assert limiter.hit("busy", rate)  # the third hit sweeps
+    assert set(limiter._hits) == {"busy"}
+    # The sweep changes nobody's allowance: "busy" has one more hit in this window, then it is full.
+    assert limiter.hit("busy", rate)
+    assert not limiter.hit("busy", rate)
+
+
 @pytest.mark.redis
 def test_redis_limiter_is_shared_by_every_worker(redis_url):
     rate = ratelimit.Rate(limit=3, window=60)
