@@ -1,4 +1,5 @@
-"""Per-user rate limits (CONTRACT §4: `CHAT_RATE_LIMIT`, e.g. "30/10s"; "0" or "" turns it off).
+"""Per-user rate limits (CONTRACT §4, §11): one budget per user and action, each a setting such as
+`CHAT_RATE_LIMIT` ("30/10s"; "0" or "" turns it off).
 
 A sliding-window log: a hit is allowed while fewer than `limit` hits were allowed in the last
 `window` seconds, so a burst at a window boundary cannot double the rate as a fixed window would.
@@ -47,12 +48,12 @@ def parse_rate(value: str | None) -> Rate | None:
         return None
     match = _RATE.match(value)
     if not match:
-        raise ImproperlyConfigured(f"CHAT_RATE_LIMIT must look like '30/10s' (or '0' for none), got {value!r}")
+        raise ImproperlyConfigured(f"a rate limit must look like '30/10s' (or '0' for none), got {value!r}")
     limit, amount, unit = int(match[1]), float(match[2] or 1), _UNITS[match[3]]
     if limit == 0:
         return None
     if amount <= 0:
-        raise ImproperlyConfigured(f"CHAT_RATE_LIMIT needs a positive window, got {value!r}")
+        raise ImproperlyConfigured(f"a rate limit needs a positive window, got {value!r}")
     return Rate(limit=limit, window=amount * unit)
 
 
@@ -147,10 +148,33 @@ def get_limiter() -> MemoryLimiter | RedisLimiter:
     return _limiter
 
 
+@dataclass(frozen=True)
+class Budget:
+    setting: str  # the settings name that holds the rate, e.g. "30/10s"
+    what: str  # what is counted, for the error text
+
+
+# CONTRACT §11: each action has its own budget, so that editing one message again and again or typing
+# flags cannot get around the message limit. Several events may share one (edits and deletes).
+BUDGETS: dict[str, Budget] = {
+    "createMessage": Budget("CHAT_RATE_LIMIT", "messages"),
+    "edit": Budget("CHAT_RATE_LIMIT_EDITS", "edits and deletes"),
+    "typing": Budget("CHAT_RATE_LIMIT_TYPING", "typing updates"),
+    "read": Budget("CHAT_RATE_LIMIT_READS", "read and delivered marks"),
+    "react": Budget("CHAT_RATE_LIMIT_REACTIONS", "reactions"),
+    "search": Budget("CHAT_RATE_LIMIT_SEARCH", "searches"),
+    "newChat": Budget("CHAT_RATE_LIMIT_NEW_CHATS", "new chats"),
+    "friendRequest": Budget("CHAT_RATE_LIMIT_FRIEND_REQUESTS", "friend requests"),
+    "upload": Budget("CHAT_RATE_LIMIT_UPLOADS", "uploads"),
+}
+
+
 def check_rate(*, user_id, action: str) -> None:
-    """Count one `action` by the user, or raise `rate_limited` when their budget is spent."""
-    rate = parse_rate(settings.CHAT_RATE_LIMIT)
+    """Count one `action` (a key of BUDGETS) by the user, or raise `rate_limited` when its budget is spent."""
+    budget = BUDGETS[action]
+    value = getattr(settings, budget.setting)
+    rate = parse_rate(value)
     if rate is None:
         return
     if not get_limiter().hit(f"{action}:{user_id}", rate):
-        raise RateLimited(f"Too many messages: at most {rate.limit} every {rate.window:g} seconds. Slow down.")
+        raise RateLimited(f"Too many {budget.what}: at most {rate.limit} every {rate.window:g} seconds. Slow down.")

@@ -201,6 +201,11 @@ CHAT_JWT_AUDIENCE = env_str("CHAT_JWT_AUDIENCE") or None
 CHAT_JWT_ISSUER = env_str("CHAT_JWT_ISSUER") or None
 CHAT_JWT_LEEWAY = env_int("CHAT_JWT_LEEWAY", 30)
 CHAT_JIT_PROVISIONING = env_bool("CHAT_JIT_PROVISIONING", True)
+# A well-formed GUID this server never saw, named by a user (joinRoom otherUserId, a friend request,
+# group members), is a placeholder user that their first token fills in (CONTRACT §2); false: not_found.
+CHAT_PROVISION_REFERENCED_USERS = env_bool("CHAT_PROVISION_REFERENCED_USERS", True)
+# An `exp` further ahead than this is refused (CONTRACT §11), for user and service tokens alike.
+CHAT_JWT_MAX_LIFETIME = env_int("CHAT_JWT_MAX_LIFETIME", 30 * 86400)
 CHAT_REQUIRE_SOCKET_TOKEN = env_bool("CHAT_REQUIRE_SOCKET_TOKEN", False)
 
 if CHAT_JWT_ALGORITHM not in {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256"}:
@@ -216,7 +221,20 @@ if not DEBUG and os.environ.get("CHAT_ENV") == "production":
         raise ImproperlyConfigured("production needs DJANGO_SECRET_KEY and CHAT_JWT_SECRET")
 
 # --- Chat behaviour ------------------------------------------------------------------------------
-CHAT_RATE_LIMIT = env_str("CHAT_RATE_LIMIT", "30/10s")
+# Per-user rate limits (CONTRACT §11), "N/<window>" with s, min or h; "0" turns one off.
+CHAT_RATE_LIMIT = env_str("CHAT_RATE_LIMIT", "30/10s")  # createMessage
+CHAT_RATE_LIMIT_EDITS = env_str("CHAT_RATE_LIMIT_EDITS", "30/10s")  # updateMessage and removeMessage together
+CHAT_RATE_LIMIT_TYPING = env_str("CHAT_RATE_LIMIT_TYPING", "20/10s")
+CHAT_RATE_LIMIT_READS = env_str("CHAT_RATE_LIMIT_READS", "60/10s")  # readMessage, markDelivered
+CHAT_RATE_LIMIT_REACTIONS = env_str("CHAT_RATE_LIMIT_REACTIONS", "30/10s")
+CHAT_RATE_LIMIT_SEARCH = env_str("CHAT_RATE_LIMIT_SEARCH", "10/10s")
+CHAT_RATE_LIMIT_NEW_CHATS = env_str("CHAT_RATE_LIMIT_NEW_CHATS", "30/1min")  # only calls that create a chat
+CHAT_RATE_LIMIT_FRIEND_REQUESTS = env_str("CHAT_RATE_LIMIT_FRIEND_REQUESTS", "20/1min")
+CHAT_RATE_LIMIT_UPLOADS = env_str("CHAT_RATE_LIMIT_UPLOADS", "20/1min")
+# Fairness (CONTRACT §11): events of one socket handled at once (the rest wait their turn), and
+# verified sockets one user may hold.
+CHAT_MAX_EVENTS_IN_FLIGHT = env_int("CHAT_MAX_EVENTS_IN_FLIGHT", 8)
+CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 20)
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 10000)
 CHAT_MAX_CAPTION_LENGTH = 1000
 

@@ -42,8 +42,11 @@ def run_sync(fn, *args, **kwargs):
 
 @pytest.fixture(autouse=True)
 def _no_rate_limit(settings):
-    """Tests send freely; the rate-limit tests turn the limit back on with the `settings` fixture."""
-    settings.CHAT_RATE_LIMIT = "0"
+    """Tests send freely; the rate-limit tests turn a limit back on with the `settings` fixture."""
+    from chat.ratelimit import BUDGETS
+
+    for budget in BUDGETS.values():
+        setattr(settings, budget.setting, "0")
 
 
 @pytest.fixture

@@ -204,9 +204,9 @@ def test_limiter_follows_redis_url(settings, redis_url):
     settings.REDIS_URL = redis_url
     assert isinstance(ratelimit.get_limiter(), ratelimit.RedisLimiter)
     settings.CHAT_RATE_LIMIT = "1/1h"
-    ratelimit.check_rate(user_id="someone", action="test")
+    ratelimit.check_rate(user_id="someone", action="createMessage")
     with pytest.raises(RateLimited):
-        ratelimit.check_rate(user_id="someone", action="test")
+        ratelimit.check_rate(user_id="someone", action="createMessage")
     settings.REDIS_URL = ""
     assert isinstance(ratelimit.get_limiter(), ratelimit.MemoryLimiter)
 
