@@ -20,8 +20,8 @@ from chat.events import user_room
 from chat.models import User
 from chat.selectors import chats as chat_selectors
 from chat.services import users as user_services
-from chat.sockets.presence import get_presence
-from chat.sockets.server import sio
+from chat.sockets.presence import SocketLimitReached, get_presence
+from chat.sockets.server import SessionEnded, sio
 from chat.tokens import decode_token, parse_user_id, user_for_claims
 from chat_project.errors import Forbidden, Invalid, Unauthorized
 
@@ -80,7 +80,10 @@ async def connect(sid, environ, auth=None):
             raise ConnectionRefusedError("the access token belongs to another user than userId")
         session.update(token=token.strip(), token_expires_at=expires_at)
         await sio.save_session(sid, session)
-        await _bind(sid, session, user, connecting=True)
+        try:
+            await _bind(sid, session, user, connecting=True)
+        except Unauthorized as exc:
+            raise ConnectionRefusedError(exc.message) from exc
         return True
     except ConnectionRefusedError:
         raise
@@ -100,9 +103,15 @@ async def _bind(sid: str, session: dict, user: User, *, connecting: bool = False
         return  # two first events raced: the other one bound it
     if not connecting:
         require_connected(sid)
+    try:
+        came_online = get_presence().add_socket(
+            str(user.pk), sid, session["client_type"], limit=settings.CHAT_MAX_SOCKETS_PER_USER or None
+        )
+    except SocketLimitReached as exc:
+        limit = settings.CHAT_MAX_SOCKETS_PER_USER
+        raise Unauthorized(f"Too many connections: a user may hold at most {limit} at once.") from exc
     session["user"] = user
     await sio.enter_room(sid, user_room(user.pk))
-    came_online = get_presence().add_socket(str(user.pk), sid, session["client_type"])
     if came_online:
         await announce_status(user, session["client_type"], active=True)
 
@@ -147,27 +156,42 @@ async def disconnect(sid, reason=None):
             logger.exception("offline announcement failed for %s", user.pk)
 
 
+def _identity_expired(session: dict) -> bool:
+    expires_at = session.get("token_expires_at")
+    return expires_at is not None and expires_at + settings.CHAT_JWT_LEEWAY < time.time()
+
+
 async def event_user(sid: str, payload: dict) -> tuple[User, dict]:
     """The user an event acts for: its payload token when present, else the socket's verified user.
 
     On a verified socket a payload token of another user is `forbidden`; on an unverified socket a
-    valid token for the socket's own `userId` verifies it.
+    valid token for the socket's own `userId` verifies it. A socket's identity lasts as long as the
+    token that verified it: past its `exp`, an event without a valid payload token ends the session
+    (`unauthorized`, then the socket is disconnected); a valid payload token renews it.
     """
     session = await sio.get_session(sid)
     raw = payload.get("accessToken")
     if raw is None:
         raw = payload.get("AccessToken")
     user = session.get("user")
+    expired = user is not None and _identity_expired(session)
     if raw is None or raw == "":
         if user is None:
             raise Unauthorized("This socket is not verified: send an accessToken.")
+        if expired:
+            raise SessionEnded("This socket's access token has expired: reconnect with a fresh one.")
         return user, session
     if not isinstance(raw, str):
         raise Invalid("accessToken must be a string.", field="accessToken")
     token = raw.strip()
-    if user is not None and token == session.get("token") and session.get("token_expires_at", 0) > time.time():
+    if user is not None and token == session.get("token") and not expired:
         return user, session
-    token_user, expires_at = await sync_to_async(_token_user)(token)
+    try:
+        token_user, expires_at = await sync_to_async(_token_user)(token)
+    except Unauthorized as exc:
+        if expired:
+            raise SessionEnded(exc.message) from exc
+        raise
     if user is not None:
         if token_user.pk != user.pk:
             raise Forbidden("The access token belongs to another user than this socket.")

@@ -21,6 +21,10 @@ from django.conf import settings
 from chat.redis_keys import delete_keys_with_prefix
 
 
+class SocketLimitReached(Exception):
+    """The user already holds as many verified sockets as allowed (CHAT_MAX_SOCKETS_PER_USER)."""
+
+
 class _Presence:
     def user_sids(self, user_id: str) -> set[str]:
         raise NotImplementedError
@@ -41,11 +45,18 @@ class MemoryPresence(_Presence):
         self._chat_viewers: dict[int, dict[str, str]] = defaultdict(dict)  # chat -> {sid: user}
         self._sid_viewing: dict[str, set[int]] = defaultdict(set)  # sid -> {chat}
 
-    def add_socket(self, user_id: str, sid: str, client_type: str) -> bool:
-        """Register a verified socket; True when the user has just come online."""
+    def add_socket(self, user_id: str, sid: str, client_type: str, *, limit: int | None = None) -> bool:
+        """Register a verified socket; True when the user has just come online.
+
+        With `limit`, a user who already holds that many sockets gets no more: SocketLimitReached.
+        """
         with self._lock:
             sids = self._user_sids[str(user_id)]
             added = sid not in sids
+            if added and limit is not None and len(sids) >= limit:
+                if not sids:
+                    del self._user_sids[str(user_id)]
+                raise SocketLimitReached(user_id)
             sids[sid] = client_type
             return added and len(sids) == 1
 
@@ -150,12 +161,17 @@ class RedisPresence(_Presence):
     def _sid_key(self, sid) -> str:
         return f"{self._prefix}:sid:{sid}"
 
-    def add_socket(self, user_id: str, sid: str, client_type: str) -> bool:
+    def add_socket(self, user_id: str, sid: str, client_type: str, *, limit: int | None = None) -> bool:
         pipe = self._redis.pipeline(transaction=True)
         pipe.sadd(self._host_key(self.host_id), f"{user_id} {sid}")
         pipe.hset(self._user_key(user_id), sid, client_type)
         pipe.hlen(self._user_key(user_id))
         _, added, count = pipe.execute()
+        if added and limit is not None and count > limit:
+            # Added first and taken back, so that two workers adding at once cannot both slip under
+            # the limit (at worst both are refused).
+            self.remove_socket(user_id, sid)
+            raise SocketLimitReached(user_id)
         return bool(added) and count == 1
 
     def remove_socket(self, user_id: str, sid: str) -> tuple[bool, set[int]]:

@@ -6,20 +6,61 @@ import asyncio
 import contextvars
 import json as stdlib_json
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import wraps
 
 import orjson
 import socketio
 from django.conf import settings
 
-from chat_project.errors import ApplicationError, Invalid
+from chat_project.errors import ApplicationError, Invalid, Unauthorized
 
 logger = logging.getLogger("chat.sockets")
 
 # Whether the client asked for an acknowledgement of the event being handled. python-socketio runs
 # each event in its own task, so a context variable is per event.
 ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("ack_requested", default=True)
+# Set by an event's answer when the socket is to be disconnected once that answer has been sent.
+disconnect_after_answer: contextvars.ContextVar[bool] = contextvars.ContextVar("disconnect_after_answer", default=False)
+
+
+# CONTRACT §11: a payload nested deeper than this (the payload object is level 1) is `invalid`.
+MAX_PAYLOAD_DEPTH = 32
+# Event names python-socketio reserves: a client event named so must not reach those handlers.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconnecting"})
+# Our API takes no binary arguments; a few attachments are tolerated, more is an attack on memory.
+MAX_ATTACHMENTS = 8
+
+
+class TooDeep:
+    """Stands in for a payload nested deeper than MAX_PAYLOAD_DEPTH, so that the event is answered
+    `invalid` instead of being decoded (or refused by the JSON parser's own recursion limit)."""
+
+    def __repr__(self) -> str:
+        return "<too deep>"
+
+
+TOO_DEEP = TooDeep()
+_EVENT_NAME = re.compile(r'\s*\[\s*("(?:[^"\\]|\\.)*")')
+
+
+def _depth_exceeds(value, limit: int) -> bool:
+    """Whether `value` nests containers more than `limit` levels deep; iterative, so any depth is safe."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 class OrjsonAdapter:
@@ -27,6 +68,8 @@ class OrjsonAdapter:
 
     orjson returns bytes and refuses integers beyond 64 bits; such packets fall back to the standard
     library so that odd input is answered as invalid by a handler instead of breaking the connection.
+    A packet too deep for either parser (orjson stops at 1,024 levels) keeps its event name and gets
+    TOO_DEEP as its payload, so the client still hears `invalid`.
     """
 
     @staticmethod
@@ -40,14 +83,69 @@ class OrjsonAdapter:
     def loads(data, **kwargs):
         try:
             return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return stdlib_json.loads(data)
+        except orjson.JSONDecodeError as exc:
+            if "depth" not in str(exc):
+                return stdlib_json.loads(data)  # big integers; anything truly broken raises here
+            name = _EVENT_NAME.match(data)
+            if name is None:
+                raise ValueError("packet nested too deep") from None
+            return [stdlib_json.loads(name[1]), TOO_DEEP]
+
+
+class ChatPacket(socketio.packet.Packet):
+    """The Socket.IO packet, checked as it is decoded (CONTRACT §11).
+
+    An event named like a reserved one is renamed, so that it reaches the catch-all handler (an
+    `invalid` answer) instead of python-socketio's connect or disconnect handler; a payload deeper than
+    MAX_PAYLOAD_DEPTH is replaced by TOO_DEEP; anything that cannot be an event raises ValueError,
+    which `ChatSocketServer` answers by disconnecting only that socket.
+    """
+
+    json = OrjsonAdapter
+
+    def decode(self, encoded_packet):
+        attachments = super().decode(encoded_packet)
+        if self.packet_type in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK):
+            if not 1 <= attachments <= MAX_ATTACHMENTS:
+                raise ValueError(f"a binary packet announces {attachments} attachments")
+        if self.packet_type in (socketio.packet.EVENT, socketio.packet.BINARY_EVENT):
+            data = self.data
+            if not isinstance(data, list) or not data or not isinstance(data[0], str):
+                raise ValueError("an event packet without an event name")
+            if data[0] in RESERVED_EVENTS:
+                data[0] = f"reserved:{data[0]}"
+            if any(arg is TOO_DEEP or _depth_exceeds(arg, MAX_PAYLOAD_DEPTH) for arg in data[1:]):
+                self.data = [data[0], TOO_DEEP]
+        return attachments
 
 
 class ChatSocketServer(socketio.AsyncServer):
+    """python-socketio's server with the two hooks it offers no public way for (pinned by
+    tests/sockets/test_forged_packets.py against the installed version):
+
+    - whether the client asked for an acknowledgement of the event being handled (`ack_requested`);
+    - a broken packet (undecodable, an attachment that never fits, text where an attachment was due)
+      disconnects only its socket, with a warning and no traceback. python-socketio would log a
+      traceback and, for a broken binary packet, keep waiting for attachments: the socket stayed
+      connected but deaf for ever.
+    """
+
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         ack_requested.set(id is not None)
-        return await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        disconnect_after_answer.set(False)
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        if disconnect_after_answer.get():
+            await self.disconnect(sid, namespace=namespace)
+
+    async def _handle_eio_message(self, eio_sid, data):
+        try:
+            if eio_sid in self._binary_packet and not isinstance(data, bytes):
+                raise ValueError("a text packet where a binary attachment was due")
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+            self._binary_packet.pop(eio_sid, None)
+            logger.warning("broken packet from %s (%s): disconnecting it", eio_sid, exc)
+            await self.eio.disconnect(eio_sid)
 
 
 def _client_manager():
@@ -64,6 +162,7 @@ sio = ChatSocketServer(
     async_mode="asgi",
     client_manager=_client_manager(),
     json=OrjsonAdapter,
+    serializer=ChatPacket,
     cors_allowed_origins=_cors_origins(),
     ping_interval=settings.SOCKETIO_PING_INTERVAL,
     ping_timeout=settings.SOCKETIO_PING_TIMEOUT,
@@ -81,7 +180,26 @@ def error_answer(exc: BaseException, event: str) -> dict:
     return ApplicationError().as_dict()
 
 
+class SessionEnded(Unauthorized):
+    """The socket's identity is over (its token expired, its user was deactivated): the event is
+    answered `unauthorized` and then the server disconnects the socket (CONTRACT §2)."""
+
+
 EventHandler = Callable[[str, dict], Awaitable[object]]
+
+
+async def _answer_error(sid: str, event: str, exc: BaseException):
+    """The error answer of CONTRACT §4: the ack, or an `exception` emit when no ack was asked."""
+    answer = error_answer(exc, event)
+    if isinstance(exc, SessionEnded):
+        disconnect_after_answer.set(True)
+    if ack_requested.get():
+        return answer
+    try:
+        await sio.emit("exception", {**answer, "event": event}, to=sid)
+    except Exception:  # noqa: BLE001 - the socket went away meanwhile
+        logger.debug("could not report exception to %s", sid)
+    return None
 
 
 def on(event: str, *, ordered: bool = False, payload_required: bool = True):
@@ -92,6 +210,10 @@ def on(event: str, *, ordered: bool = False, payload_required: bool = True):
     traceback and becomes `server_error`: an escaping exception would leave the client without an ack.
     Without an ack callback, errors go to the socket as `exception` with the event name.
 
+    At most CHAT_MAX_EVENTS_IN_FLIGHT events of one socket are handled at once; the rest wait their
+    turn in arrival order, so that one flooding socket holds at most that many places in the ORM's
+    queue and other users are not slowed down (CONTRACT §11).
+
     `ordered=True` runs the socket's events of that kind one at a time in arrival order, so that one
     sender's messages are stored and broadcast in the order they were sent.
     """
@@ -101,25 +223,20 @@ def on(event: str, *, ordered: bool = False, payload_required: bool = True):
         async def handler(sid, *args):
             payload = args[0] if args else None
             try:
+                if payload is TOO_DEEP:
+                    raise Invalid(f"The payload is nested deeper than {MAX_PAYLOAD_DEPTH} levels.")
                 if payload is None and not payload_required:
                     payload = {}
                 if not isinstance(payload, dict):
                     raise Invalid("The event payload must be an object.")
-                if ordered:
-                    async with await _socket_lock(sid):
-                        result = await fn(sid, payload)
-                else:
-                    result = await fn(sid, payload)
+                state = await _socket_state(sid)
+                async with state.slots:
+                    if ordered:
+                        async with state.order:
+                            return await fn(sid, payload)
+                    return await fn(sid, payload)
             except Exception as exc:  # noqa: BLE001 - the one place that turns every failure into an answer
-                answer = error_answer(exc, event)
-                if ack_requested.get():
-                    return answer
-                try:
-                    await sio.emit("exception", {**answer, "event": event}, to=sid)
-                except Exception:  # noqa: BLE001 - the socket went away meanwhile
-                    logger.debug("could not report exception to %s", sid)
-                return None
-            return result
+                return await _answer_error(sid, event, exc)
 
         sio.on(event, handler)
         return fn
@@ -127,9 +244,37 @@ def on(event: str, *, ordered: bool = False, payload_required: bool = True):
     return decorator
 
 
-async def _socket_lock(sid: str) -> asyncio.Lock:
-    session = await sio.get_session(sid)
-    lock = session.get("lock")
-    if lock is None:
-        lock = session["lock"] = asyncio.Lock()
-    return lock
+@sio.on("*")
+async def unknown_event(event: str, sid: str, *args):
+    """Every event nobody handles is answered, so that a client never waits for an ack in vain; a
+    client event named like a reserved one (renamed by ChatPacket) has no other effect."""
+    if event.startswith("reserved:"):
+        name = event.removeprefix("reserved:")
+        error = Invalid(f'"{name}" is a reserved event name; a client cannot send it.')
+    else:
+        error = Invalid(f'Unknown event "{event[:100]}".')
+    return await _answer_error(sid, event[:100], error)
+
+
+@dataclass
+class SocketState:
+    """Per-socket concurrency state, kept in the Socket.IO session."""
+
+    slots: asyncio.Semaphore  # events of this socket being handled
+    order: asyncio.Lock  # the `ordered` events of this socket, one at a time
+
+
+async def _socket_state(sid: str) -> SocketState:
+    try:
+        session = await sio.get_session(sid)
+        state = session.get("state")
+        if state is None:
+            async with sio.session(sid) as session:
+                state = session.get("state")
+                if state is None:
+                    state = session["state"] = SocketState(
+                        slots=asyncio.Semaphore(settings.CHAT_MAX_EVENTS_IN_FLIGHT), order=asyncio.Lock()
+                    )
+    except KeyError as exc:
+        raise Unauthorized("This socket has disconnected.") from exc
+    return state
