@@ -1,0 +1,119 @@
+"""How long a socket's identity lasts and how many sockets one user may hold (CONTRACT §2, §11)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import socketio
+
+from chat.models import ChatMessage
+from chat.sockets.presence import get_presence
+from chat.tokens import issue_token
+from tests.conftest import db_call
+from tests.sockets._message_helpers import direct_chat
+
+
+async def wait_disconnected(client, timeout: float = 3) -> bool:
+    for _ in range(int(timeout / 0.02)):
+        if not client.sio.connected:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def test_an_expired_socket_is_unauthorized_then_disconnected(clients, make_user, settings):
+    settings.CHAT_JWT_LEEWAY = 0
+    alice = make_user("Alice")
+    chat_id = direct_chat(alice, make_user("Bob"))
+    client = await clients(alice, token=issue_token(alice.pk, ttl=1))
+    assert isinstance(await client.call("getMyChats"), list)
+    await asyncio.sleep(1.2)
+    ack = await client.call("createMessage", {"chatHeaderId": chat_id, "message": "late", "messageType": 0})
+    assert ack["code"] == "unauthorized", ack
+    assert "expired" in ack["error"]
+    assert await wait_disconnected(client), "the server must disconnect a socket whose token expired"
+    assert get_presence().user_sids(str(alice.pk)) == set()
+    assert await db_call(ChatMessage.objects.filter(chat_id=chat_id).count)() == 0
+
+
+async def test_an_expired_socket_without_an_ack_hears_the_exception_then_goes(clients, make_user, settings):
+    settings.CHAT_JWT_LEEWAY = 0
+    alice = make_user("Alice")
+    client = await clients(alice, token=issue_token(alice.pk, ttl=1))
+    await asyncio.sleep(1.2)
+    await client.sio.emit("getMyChats")
+    exception = await client.wait_for("exception")
+    assert exception["code"] == "unauthorized" and exception["event"] == "getMyChats"
+    assert await wait_disconnected(client)
+
+
+async def test_a_fresh_payload_token_renews_the_identity(clients, make_user, settings):
+    settings.CHAT_JWT_LEEWAY = 0
+    alice = make_user("Alice")
+    client = await clients(alice, token=issue_token(alice.pk, ttl=1))
+    await asyncio.sleep(1.2)
+    assert isinstance(await client.call("getMyChats", {"accessToken": issue_token(alice.pk)}), list)
+    # Renewed: events without a token work again.
+    assert isinstance(await client.call("getMyChats"), list)
+    assert client.sio.connected
+
+
+async def test_an_expired_payload_token_on_an_expired_socket_ends_it(clients, make_user, settings):
+    settings.CHAT_JWT_LEEWAY = 0
+    alice = make_user("Alice")
+    stale = issue_token(alice.pk, ttl=1)
+    client = await clients(alice, token=stale)
+    await asyncio.sleep(1.2)
+    ack = await client.call("getMyChats", {"accessToken": stale})
+    assert ack["code"] == "unauthorized"
+    assert await wait_disconnected(client)
+
+
+async def test_a_user_holds_at_most_the_configured_number_of_sockets(chat_server, clients, make_user, settings):
+    settings.CHAT_MAX_SOCKETS_PER_USER = 3
+    alice = make_user("Alice")
+    held = [await clients(alice) for _ in range(3)]
+    extra = socketio.AsyncClient(reconnection=False)
+    errors = []
+    extra.on("connect_error", errors.append)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await extra.connect(f"{chat_server.url}?userId={alice.pk}", auth={"accessToken": issue_token(alice.pk)})
+    assert "at most 3" in errors[0]["message"]
+    assert len(get_presence().user_sids(str(alice.pk))) == 3
+    # Another user is not affected, and a freed place can be taken again.
+    await clients(make_user("Bob"))
+    await held[0].disconnect()
+    await asyncio.sleep(0.1)
+    await clients(alice)
+    assert len(get_presence().user_sids(str(alice.pk))) == 3
+
+
+async def test_unverified_sockets_take_no_places(clients, make_user, settings):
+    """Anyone may open tokenless sockets with a victim's userId: they must not lock the victim out."""
+    settings.CHAT_MAX_SOCKETS_PER_USER = 2
+    victim = make_user("Victim")
+    squatters = [await clients(victim, token=None) for _ in range(4)]
+    assert get_presence().user_sids(str(victim.pk)) == set()
+    await clients(victim)
+    # A tokenless socket that binds with a token counts from then on, and is refused when full.
+    assert isinstance(await squatters[0].call("getMyChats", {"accessToken": issue_token(victim.pk)}), list)
+    ack = await squatters[1].call("getMyChats", {"accessToken": issue_token(victim.pk)})
+    assert ack["code"] == "unauthorized" and "at most 2" in ack["error"]
+    assert len(get_presence().user_sids(str(victim.pk))) == 2
+
+
+@pytest.mark.redis
+async def test_the_socket_limit_holds_in_redis(redis_url):
+    from chat.sockets.presence import RedisPresence, SocketLimitReached
+
+    store = RedisPresence(redis_url, prefix="test:limit")
+    try:
+        assert store.add_socket("u", "s1", "web", limit=2) is True
+        assert store.add_socket("u", "s2", "web", limit=2) is False
+        with pytest.raises(SocketLimitReached):
+            store.add_socket("u", "s3", "web", limit=2)
+        assert store.user_sids("u") == {"s1", "s2"}
+        assert store.add_socket("u", "s2", "web", limit=2) is False  # re-adding a held socket is fine
+    finally:
+        store.reset()
