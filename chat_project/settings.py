@@ -165,6 +165,10 @@ UPLOAD_MAX_IMAGE_BYTES = env_int("UPLOAD_MAX_IMAGE_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_VIDEO_BYTES = env_int("UPLOAD_MAX_VIDEO_BYTES", 500 * 1024 * 1024)
 UPLOAD_MULTIPART_OVERHEAD_BYTES = env_int("UPLOAD_MULTIPART_OVERHEAD_BYTES", 64 * 1024)
+# After a refusal (401, 413, 429) the rest of the body is read and discarded, so that the client can
+# read the answer, but at most this many bytes and seconds (uploads/guard.py).
+UPLOAD_REFUSED_DRAIN_BYTES = env_int("UPLOAD_REFUSED_DRAIN_BYTES", 64 * 1024 * 1024)
+UPLOAD_REFUSED_DRAIN_SECONDS = env_int("UPLOAD_REFUSED_DRAIN_SECONDS", 10)
 # Decompression-bomb limit, read from the image header before decoding (below Pillow's own).
 UPLOAD_IMAGE_MAX_PIXELS = env_int("UPLOAD_IMAGE_MAX_PIXELS", 64_000_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
@@ -179,6 +183,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chat_project.errors.rest_exception_handler",
+    # DRF's defaults, with a JSON parser that bounds nesting (CONTRACT §11).
+    "DEFAULT_PARSER_CLASSES": [
+        "chat_project.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

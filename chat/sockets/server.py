@@ -16,6 +16,7 @@ import socketio
 from django.conf import settings
 
 from chat_project.errors import ApplicationError, Invalid, Unauthorized
+from chat_project.parsers import MAX_JSON_DEPTH, depth_exceeds
 
 logger = logging.getLogger("chat.sockets")
 
@@ -27,7 +28,7 @@ disconnect_after_answer: contextvars.ContextVar[bool] = contextvars.ContextVar("
 
 
 # CONTRACT §11: a payload nested deeper than this (the payload object is level 1) is `invalid`.
-MAX_PAYLOAD_DEPTH = 32
+MAX_PAYLOAD_DEPTH = MAX_JSON_DEPTH
 # Event names python-socketio reserves: a client event named so must not reach those handlers.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "disconnecting"})
 # Our API takes no binary arguments; a few attachments are tolerated, more is an attack on memory.
@@ -44,23 +45,6 @@ class TooDeep:
 
 TOO_DEEP = TooDeep()
 _EVENT_NAME = re.compile(r'\s*\[\s*("(?:[^"\\]|\\.)*")')
-
-
-def _depth_exceeds(value, limit: int) -> bool:
-    """Whether `value` nests containers more than `limit` levels deep; iterative, so any depth is safe."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
 
 
 class OrjsonAdapter:
@@ -114,7 +98,7 @@ class ChatPacket(socketio.packet.Packet):
                 raise ValueError("an event packet without an event name")
             if data[0] in RESERVED_EVENTS:
                 data[0] = f"reserved:{data[0]}"
-            if any(arg is TOO_DEEP or _depth_exceeds(arg, MAX_PAYLOAD_DEPTH) for arg in data[1:]):
+            if any(arg is TOO_DEEP or depth_exceeds(arg, MAX_PAYLOAD_DEPTH) for arg in data[1:]):
                 self.data = [data[0], TOO_DEEP]
         return attachments
 
