@@ -8,12 +8,10 @@ sender's messages reach every receiver in the order they were sent (CONTRACT §5
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-
 from chat import dtos
 from chat.selectors import messages as message_selectors
 from chat.services import messages as message_services
-from chat.sockets.auth import event_user
+from chat.sockets.auth import call_as, event_user
 from chat.sockets.message_payloads import (
     CreateMessagePayload,
     FindAllMessagesPayload,
@@ -24,18 +22,12 @@ from chat.sockets.message_payloads import (
 from chat.sockets.payloads import validate
 from chat.sockets.server import on
 
-_message_create = sync_to_async(message_services.message_create)
-_message_update = sync_to_async(message_services.message_update)
-_message_remove = sync_to_async(message_services.message_remove)
-_chat_mark_read = sync_to_async(message_services.chat_mark_read)
-_message_page = sync_to_async(message_selectors.message_page)
-
 
 @on("createMessage", ordered=True)
 async def create_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(CreateMessagePayload, payload)
-    message, _created = await _message_create(sender=user, **data)
+    message, _created = await call_as(user, message_services.message_create, sender=user, **data)
     return {"chatMessage": dtos.message_dto(message)}
 
 
@@ -43,14 +35,14 @@ async def create_message(sid: str, payload: dict):
 async def find_all_messages(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(FindAllMessagesPayload, payload)
-    return await _message_page(user=user, **data)
+    return await call_as(user, message_selectors.message_page, user=user, **data)
 
 
 @on("updateMessage", ordered=True)
 async def update_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(UpdateMessagePayload, payload)
-    message = await _message_update(user=user, **data)
+    message = await call_as(user, message_services.message_update, user=user, **data)
     return dtos.message_dto(message)
 
 
@@ -58,7 +50,7 @@ async def update_message(sid: str, payload: dict):
 async def remove_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(RemoveMessagePayload, payload)
-    deleted = await _message_remove(user=user, **data)
+    deleted = await call_as(user, message_services.message_remove, user=user, **data)
     return {"deletedIds": deleted}
 
 
@@ -66,5 +58,5 @@ async def remove_message(sid: str, payload: dict):
 async def read_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(ReadMessagePayload, payload)
-    last_read = await _chat_mark_read(user=user, **data)
+    last_read = await call_as(user, message_services.chat_mark_read, user=user, **data)
     return {"chatHeaderId": data["chat_id"], "lastReadMessageId": last_read, "unreadCount": 0}

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import socketio
 
-from chat.models import ChatMessage
+from chat.models import ChatMessage, User
 from chat.sockets.presence import get_presence
 from chat.tokens import issue_token
 from tests.conftest import db_call
@@ -117,3 +117,32 @@ async def test_the_socket_limit_holds_in_redis(redis_url):
         assert store.add_socket("u", "s2", "web", limit=2) is False  # re-adding a held socket is fine
     finally:
         store.reset()
+
+
+@pytest.mark.parametrize(
+    "event",
+    ["createMessage", "findAllMessages", "updateMessage", "removeMessage", "readMessage"],
+)
+async def test_a_deactivation_no_service_saw_ends_the_session_at_the_next_event(clients, make_user, event):
+    alice = make_user("Alice")
+    chat_id = direct_chat(alice, make_user("Bob"))
+    client = await clients(alice)
+    sent = (await client.call("createMessage", {"chatHeaderId": chat_id, "message": "before", "messageType": 0}))[
+        "chatMessage"
+    ]
+    # A database UPDATE: no signal, no service, nothing told the socket server.
+    await db_call(User.objects.filter(pk=alice.pk).update)(is_active=False)
+    payload = {
+        "createMessage": {"chatHeaderId": chat_id, "message": "after", "messageType": 0},
+        "findAllMessages": {"chatHeaderId": chat_id},
+        "updateMessage": {"chatHeaderId": chat_id, "id": sent["id"], "message": "edited"},
+        "removeMessage": {"chatHeaderId": chat_id, "id": sent["id"]},
+        "readMessage": {"chatHeaderId": chat_id},
+    }[event]
+    ack = await client.call(event, payload)
+    assert ack["code"] == "unauthorized" and "disabled" in ack["error"], ack
+    assert await wait_disconnected(client)
+    stored = await db_call(
+        lambda: list(ChatMessage.objects.filter(chat_id=chat_id).values_list("message", "is_deleted"))
+    )()
+    assert stored == [("before", False)]
