@@ -164,6 +164,11 @@ class ChatMessage(models.Model):
         indexes = [
             # Newest-first pages within a chat: WHERE chat_id = ? AND id < ? ORDER BY id DESC.
             models.Index(fields=["chat", "-id"], name="chatmessage_chat_id_idx"),
+            # Media messages by their upload path: every GET /uploads/ asks whether a visible message
+            # still carries its file, and createMessage whether a forwarded path is in the sender's
+            # chats (CONTRACT §11). Partial: text is never looked up this way, and may be too long for
+            # a B-tree entry. A query must repeat `message_type > 0` for the index to be used.
+            models.Index(fields=["message"], condition=Q(message_type__gt=0), name="chatmessage_media_path_idx"),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,9 @@ class Upload(models.Model):
     content_type = models.CharField(max_length=200, blank=True, default="")
     original_name = models.CharField(max_length=255, blank=True, default="")
     creation_time = models.DateTimeField(default=timezone.now)
+    # Set by the first createMessage that carries the path. From then on the file is served only while
+    # a visible message carries it (CONTRACT §11); before, the uploader may look at it.
+    sent_time = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["uploader", "-creation_time"], name="upload_uploader_idx")]

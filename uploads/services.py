@@ -11,12 +11,13 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from chat.models import User
 from chat_project.errors import Invalid, PayloadTooLarge
 from uploads import media
 from uploads.models import Upload
-from uploads.selectors import upload_path, upload_unreferenced
+from uploads.selectors import upload_path, upload_sendable, upload_unreferenced
 
 logger = logging.getLogger("uploads")
 
@@ -98,6 +99,24 @@ def upload_create(*, uploader: User, message_type: int, file: UploadedFile) -> U
     except Exception:
         default_storage.delete(stored)
         raise
+
+
+def upload_claim_for_message(*, sender: User, path: str, message_type: int) -> bool:
+    """Whether `sender` may send the upload at `path` as a `message_type` message; marks it sent.
+
+    Rules (CONTRACT §11): the sender's own upload of that type, or a path that a visible message of
+    a chat the sender belongs to already carries (forwarding). Another user's upload that no such
+    message carries (never sent, or all its messages deleted) and a path of another type are refused.
+    Call it inside the transaction that stores the message: a message rolled back leaves it unsent.
+    """
+    found = upload_sendable(sender_id=sender.pk, path=path, message_type=message_type)
+    if found is None:
+        return False
+    upload_id, sent_before = found
+    if not sent_before:
+        # From now on the file is served only while a visible message carries it.
+        Upload.objects.filter(pk=upload_id, sent_time__isnull=True).update(sent_time=timezone.now())
+    return True
 
 
 def uploads_cleanup(*, older_than: datetime, dry_run: bool = False) -> list[Upload]:

@@ -74,13 +74,16 @@ class UploadFileView(APIView):
         description=(
             "Images are re-encoded to WebP within 1920x1920 (upright, no metadata). Audio: mp3 wav ogg m4a aac "
             "flac wma, video: mp4 avi mov wmv flv webm mkv; their content must agree with the extension. Type 3 "
-            "takes any file. Limits: video 500 MB, audio, file and image input 50 MB (413 above). `data` is the "
+            "takes any file. Limits: video 500 MB, audio, file and image input 50 MB (413 above). A body without "
+            "a Content-Length (Transfer-Encoding: chunked) is accepted under the same limits. At most "
+            "CHAT_RATE_LIMIT_UPLOADS uploads per user (20 a minute; 429 rate_limited above). `data` is the "
             "path to send as the `message` of createMessage."
         ),
         request={"multipart/form-data": UPLOAD_FORM_SCHEMA},
         responses={
             201: envelope("UploadFileResponse", serializers.CharField(help_text="/uploads/chat-messages/...")),
             413: ERRORS[400],
+            429: ERRORS[400],
             **ERRORS,
         },
         tags=["uploads"],
@@ -189,6 +192,9 @@ def serve_upload(request, name: str):
     Nothing served here may run in our origin: `nosniff`, a sandboxing CSP, a fixed content type per
     folder, and type 3 files only as downloads (an uploaded HTML or SVG is never rendered). Single
     byte ranges are answered, because iOS will not play a video without them.
+
+    A file is served until it has been sent and no visible message carries it any more (CONTRACT §11):
+    deleting the last message that shows it makes it 404.
     """
     if not _NAME.fullmatch(name):
         return _not_found()
@@ -226,7 +232,8 @@ def serve_upload(request, name: str):
         filename = upload.original_name or name.rsplit("/", 1)[-1]
         response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "public, max-age=86400"
+    # Never in a shared cache (a CDN, a proxy): the file goes away when its last message is deleted.
+    response["Cache-Control"] = "private"
     return _harden(response)
 
 

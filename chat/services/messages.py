@@ -20,7 +20,7 @@ from chat.selectors.messages import member_read_state, member_send_blocked
 from chat.services.chats import chat_header_message_added, chat_header_visibility_changed
 from chat_project.errors import Blocked, Forbidden, Invalid
 from notifications import services as notification_services
-from uploads.selectors import upload_matches
+from uploads.services import upload_claim_for_message
 
 MAX_REMOVE_IDS = 100
 MAX_CLIENT_MESSAGE_ID_LENGTH = 64
@@ -49,13 +49,16 @@ def _check_caption(caption: str) -> None:
         raise Invalid(f"caption: at most {limit} characters.", field="caption")
 
 
-def _check_media_path(*, path: str, message_type: int) -> None:
+def _check_media_path(*, sender: User, path: str, message_type: int) -> None:
+    """The sender's own upload of that type, or a forwarded path that a visible message of their
+    chats carries (CONTRACT §11); it counts as sent from now on."""
     # The spec's ChatClient.sendMessage defaults messageType to 1, so plain text sent through it lands
     # here: say what is wrong instead of only "not found".
-    if not upload_matches(path=path, message_type=message_type):
+    if not upload_claim_for_message(sender=sender, path=path, message_type=message_type):
         raise Invalid(
             f"message: messageType {message_type} is {_MEDIA_NAMES[message_type]} message and needs the file "
-            "path that POST /api/chat/uploadFile returned for that type; send text with messageType 0.",
+            "path that POST /api/chat/uploadFile returned for that type (or one forwarded from a message "
+            "of your chats); send text with messageType 0.",
             field="message",
         )
 
@@ -103,7 +106,7 @@ def message_create(
         if member_send_blocked(user=sender, chat_id=chat_id):
             raise Blocked("You cannot message this user: one of you has blocked the other.")
         if message_type != MessageType.TEXT:
-            _check_media_path(path=text, message_type=message_type)
+            _check_media_path(sender=sender, path=text, message_type=message_type)
         if client_message_id is not None:
             original = _own_message(sender=sender, chat_id=chat_id, client_message_id=client_message_id)
             if original is not None:

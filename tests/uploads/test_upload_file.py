@@ -269,13 +269,13 @@ def test_upload_handler_stops_writing_past_the_limit():
     assert handler.file.closed and not os.path.exists(temporary)
 
 
-def test_media_path_is_accepted_only_for_its_type(client):
-    from uploads.selectors import upload_matches
+def test_media_path_is_accepted_only_for_its_type(client, alice):
+    from uploads.selectors import upload_sendable
 
     path = ok(upload(client, files.wav(), "v.wav", 1), 201)
-    assert upload_matches(path=path, message_type=1)
-    assert not upload_matches(path=path, message_type=4)
-    assert not upload_matches(path="/uploads/chat-messages/audios/forged.wav", message_type=1)
+    assert upload_sendable(sender_id=alice.pk, path=path, message_type=1) is not None
+    assert upload_sendable(sender_id=alice.pk, path=path, message_type=4) is None
+    assert upload_sendable(sender_id=alice.pk, path="/uploads/chat-messages/audios/forged.wav", message_type=1) is None
 
 
 def test_colour_profile_is_applied_then_dropped(client):
