@@ -38,22 +38,21 @@ def multipart_video(boundary: str):
 
 
 @pytest.mark.timeout(60)
-def test_a_large_video_is_streamed_both_ways(chat_server, make_user, settings):
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_large_video_is_streamed_both_ways(chat_server, make_user, settings, chunked):
+    """Also without a Content-Length (chunked, as phones stream): the body is spooled to disk as it arrives."""
     user = make_user("Alice")
     boundary = "memtestboundary"
     length, body = multipart_video(boundary)
+    headers = {
+        "Authorization": f"Bearer {issue_token(user.pk)}",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    if not chunked:
+        headers["Content-Length"] = str(length)
     tracemalloc.start()
     try:
-        response = httpx.post(
-            chat_server.url + "/api/chat/uploadFile",
-            content=body,
-            headers={
-                "Authorization": f"Bearer {issue_token(user.pk)}",
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-                "Content-Length": str(length),
-            },
-            timeout=30,
-        )
+        response = httpx.post(chat_server.url + "/api/chat/uploadFile", content=body, headers=headers, timeout=30)
         _, upload_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         assert response.status_code == 201, response.text
