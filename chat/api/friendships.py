@@ -7,12 +7,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.api.schema import ERRORS, envelope
+from chat.api.schema import ERRORS, ErrorEnvelope, envelope
 from chat.api.serializers import FriendshipDto, FriendshipRequestInput
 from chat.api.views import parsed
 from chat.selectors.chats import user_get
 from chat.selectors.friendships import friendship_dto_for, friendship_list_for_user
 from chat.services import friendships as services
+from chat.services.users import user_get_or_placeholder
 from chat_project.errors import success_envelope
 
 FriendshipEnvelope = envelope("FriendshipResponse", FriendshipDto())
@@ -32,14 +33,17 @@ class FriendshipListView(APIView):
         operation_id="requestFriendship",
         summary="Send a friend request",
         description="201 when a request was sent; 200 when nothing new happened (already asked, already "
-        "friends) or when the other user had already asked you, which accepts their request.",
+        "friends) or when the other user had already asked you, which accepts their request. A GUID this "
+        "server never saw is a user whose first token has not reached it yet: the request waits for them. "
+        "At most 20 requests a minute (`CHAT_RATE_LIMIT_FRIEND_REQUESTS`), then 429.",
         request=FriendshipRequestInput,
-        responses={201: FriendshipEnvelope, 200: FriendshipEnvelope, **ERRORS},
+        responses={201: FriendshipEnvelope, 200: FriendshipEnvelope, **ERRORS, 429: ErrorEnvelope},
         tags=["friendships"],
     )
     def post(self, request):
         data = parsed(FriendshipRequestInput, request.data)
-        friendship, changed = services.friendship_request(user=request.user, other=user_get(user_id=data["userId"]))
+        other = user_get_or_placeholder(user_id=data["userId"])
+        friendship, changed = services.friendship_request(user=request.user, other=other)
         created = changed and friendship.status == 0
         return Response(
             success_envelope(friendship_dto_for(user=request.user, friendship=friendship)),

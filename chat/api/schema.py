@@ -18,9 +18,25 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
+class ServiceTokenScheme(OpenApiAuthenticationExtension):
+    """The users API (CONTRACT §10): a JWT with `scope: "chat:service"` and no `sub`."""
+
+    target_class = "chat.authentication.ServiceTokenAuthentication"
+    name = "serviceAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": 'A service token: `scope: "chat:service"`, no `sub` (`manage.py issue_token --service`). '
+            "User tokens are answered 403.",
+        }
+
+
 class UserBriefDto(serializers.Serializer):
     id = serializers.UUIDField()
-    name = serializers.CharField()
+    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
     avatar = serializers.CharField(allow_null=True)
 
 
@@ -40,7 +56,7 @@ class MessageDto(serializers.Serializer):
 
 class MemberDto(serializers.Serializer):
     userId = serializers.UUIDField()
-    name = serializers.CharField()
+    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
     avatar = serializers.CharField(allow_null=True)
     isOnline = serializers.BooleanField()
     isViewingChat = serializers.BooleanField()
@@ -51,7 +67,9 @@ class MemberDto(serializers.Serializer):
 class ChatHeaderDto(serializers.Serializer):
     id = serializers.IntegerField()
     chatType = serializers.IntegerField(help_text="0 one-to-one, 1 group")
-    name = serializers.CharField(allow_blank=True)
+    name = serializers.CharField(
+        allow_null=True, allow_blank=True, help_text="a one-to-one chat's is the other user's (null while unknown)"
+    )
     avatar = serializers.CharField(allow_null=True)
     creationTime = serializers.DateTimeField()
     lastMessage = MessageDto(allow_null=True)

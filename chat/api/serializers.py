@@ -20,7 +20,7 @@ class FriendshipRequestInput(serializers.Serializer):
 
 class FriendshipDto(serializers.Serializer):
     userId = serializers.UUIDField()
-    name = serializers.CharField()
+    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
     avatar = serializers.CharField(allow_null=True)
     status = serializers.IntegerField(help_text="0 pending, 1 accepted, 2 rejected, 3 blocked")
     direction = serializers.ChoiceField(

@@ -7,7 +7,7 @@ JSON envelope (403/404) like any other, never with Django's HTML 404 page.
 from django.http import JsonResponse
 from django.urls import path, re_path
 
-from chat.api import devices, friendships, views
+from chat.api import devices, friendships, users, views
 from chat_project.errors import error_envelope
 from uploads.views import UploadFileView
 
@@ -28,6 +28,9 @@ urlpatterns = [
     path("friendships/<str:user_id>/accept", friendships.FriendshipAcceptView.as_view(), name="friendship-accept"),
     path("friendships/<str:user_id>/reject", friendships.FriendshipRejectView.as_view(), name="friendship-reject"),
     path("friendships/<str:user_id>/block", friendships.FriendshipBlockView.as_view(), name="friendship-block"),
+    # "users/bulk" before "users/<user_id>", which would take "bulk" for an id.
+    path("users/bulk", users.UserBulkView.as_view(), name="users-bulk"),
+    path("users/<str:user_id>", users.UserDetailView.as_view(), name="user"),
     path("notifications/devices", devices.DeviceListView.as_view(), name="devices"),
     path("notifications/devices/<str:token>", devices.DeviceDetailView.as_view(), name="device"),
     re_path(r"^.*$", api_not_found),

@@ -16,7 +16,7 @@ def friendship_dto(friendship: Friendship, *, viewer: User, chat_id: int | None)
     other = friendship.addressee if outgoing else friendship.requester
     return {
         "userId": str(other.pk),
-        "name": other.name,
+        "name": other.name or None,
         "avatar": other.avatar or None,
         "status": friendship.status,
         "direction": "outgoing" if outgoing else "incoming",

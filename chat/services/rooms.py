@@ -19,8 +19,9 @@ from django.db.models import Exists, OuterRef
 from chat import dtos
 from chat.events import bridge, chat_room
 from chat.models import ChatMember, ChatType, Friendship, FriendshipStatus, User
-from chat.selectors.chats import chat_header_dto_for, friendship_between, membership_get, user_get
+from chat.selectors.chats import chat_header_dto_for, friendship_between, membership_get
 from chat.services.chats import chat_direct_get_or_create
+from chat.services.users import user_get_or_placeholder
 from chat.sockets.presence import get_presence
 from chat_project.errors import Blocked, Forbidden
 
@@ -41,7 +42,7 @@ def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> 
     yourself is `invalid`, an unknown user `not_found`.
     """
     if chat_id is None:
-        chat, _ = chat_direct_get_or_create(user=user, other=user_get(user_id=other_user_id))
+        chat, _ = chat_direct_get_or_create(user=user, other=user_get_or_placeholder(user_id=other_user_id))
         chat_id = chat.pk
     header = chat_header_dto_for(viewer=user, chat_id=chat_id)
     me = str(user.pk)

@@ -49,7 +49,8 @@ def test_only_for_one_of_the_two(api, alice, bob, make_user):
     assert ChatHeader.objects.count() == 1
 
 
-def test_bad_parameters(api, alice):
+def test_bad_parameters(api, alice, settings):
+    settings.CHAT_PROVISION_REFERENCED_USERS = False  # else a placeholder (tests/api/test_placeholder_users.py)
     client = api(alice)
     error(get(client, alice, uuid.uuid4()), 404, "not_found")
     assert error(get(client, alice, alice), 400, "invalid").startswith("user2Id:")

@@ -144,7 +144,8 @@ def test_delete_unfriends_withdraws_or_declines(api, alice, bob, state):
     error(api(deleter).delete(f"/api/friendships/{other.pk}"), 404, "not_found")
 
 
-def test_yourself_unknown_and_malformed_users(api, alice):
+def test_yourself_unknown_and_malformed_users(api, alice, settings):
+    settings.CHAT_PROVISION_REFERENCED_USERS = False  # else a placeholder (tests/api/test_placeholder_users.py)
     assert error(request(api, alice, alice), 400, "invalid").startswith("userId:")
     error(api(alice).post("/api/friendships", {"userId": str(uuid.uuid4())}, format="json"), 404, "not_found")
     assert error(api(alice).post("/api/friendships", {"userId": "nope"}, format="json"), 400, "invalid").startswith(

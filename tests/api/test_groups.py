@@ -40,7 +40,8 @@ def test_create_makes_the_creator_admin(api, users):
     assert data["lastMessage"] is None and data["unreadCount"] == 0
 
 
-def test_create_validation(api, users):
+def test_create_validation(api, users, settings):
+    settings.CHAT_PROVISION_REFERENCED_USERS = False  # else a placeholder (tests/api/test_placeholder_users.py)
     alice = users[0]
     assert error(create(api, alice, "   "), 400, "invalid").startswith("name:")
     assert error(api(alice).post("/api/chat/groups", {"memberIds": []}, format="json"), 400, "invalid").startswith(
@@ -63,7 +64,8 @@ def test_blocked_users_cannot_be_added(api, users):
     error(api(alice).post(members_url(group["id"]), {"userIds": [str(bob.pk)]}, format="json"), 403, "blocked")
 
 
-def test_admins_add_members(api, users):
+def test_admins_add_members(api, users, settings):
+    settings.CHAT_PROVISION_REFERENCED_USERS = False  # else a placeholder (tests/api/test_placeholder_users.py)
     alice, bob, carol, dave = users
     group = ok(create(api, alice, "T", [bob]), 201)
     data = ok(api(alice).post(members_url(group["id"]), {"userIds": [str(carol.pk), str(bob.pk)]}, format="json"))

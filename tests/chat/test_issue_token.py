@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from chat.models import User
-from chat.tokens import authenticate_token, decode_token
+from chat.tokens import ServiceToken, authenticate_token, decode_any_token, decode_token
+from chat_project.errors import Unauthorized
 
 pytestmark = pytest.mark.django_db
 
@@ -39,3 +40,27 @@ def test_existing_user_keeps_its_name_without_name_option(make_user):
 def test_bad_arguments_are_refused(args):
     with pytest.raises(CommandError):
         run(*args)
+
+
+def test_service_token():
+    token = run("--service", "--ttl", "600")
+    assert isinstance(decode_any_token(token), ServiceToken)
+    with pytest.raises(Unauthorized, match="service token"):
+        decode_token(token)
+    assert User.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((str(uuid.uuid4()), "--ttl", str(31 * 86400)), "CHAT_JWT_MAX_LIFETIME"),
+        (("--service", "--ttl", str(10**20)), "CHAT_JWT_MAX_LIFETIME"),
+        (("--service", str(uuid.uuid4())), "name no user"),
+        (("--service", "--name", "X"), "name no user"),
+        ((), "user_id must be a GUID"),
+    ],
+)
+def test_refuses_tokens_this_server_would_refuse(args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert User.objects.count() == 0
