@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 
 from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, User
-from chat.services import moderation
+from chat.services import moderation, users
 
 
 @admin.register(User)
@@ -20,6 +20,16 @@ class UserAdmin(DjangoUserAdmin):
         ("Activity", {"fields": ["date_joined", "last_seen", "last_login"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["name", "password1", "password2"]})]
+    actions = ["deactivate"]
+
+    @admin.action(description="Deactivate selected users (tokens refused, sockets disconnected)")
+    def deactivate(self, request, queryset):
+        # Through the service, one by one: a queryset update() would send no post_save, and their open
+        # sockets would stay connected until their next event.
+        done = [
+            users.user_deactivate(user_id=pk) for pk in queryset.filter(is_active=True).values_list("pk", flat=True)
+        ]
+        self.message_user(request, f"{len(done)} user(s) deactivated and disconnected.", messages.SUCCESS)
 
 
 class ChatMemberInline(admin.TabularInline):

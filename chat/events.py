@@ -8,6 +8,7 @@ every receiver in the order they were committed.
 Outside the server process (a management command, the push worker) there is no loop; with
 `REDIS_URL` set the emit goes through a write-only Redis manager and reaches the sockets of every
 worker, without it there is nobody to tell and the event is dropped with a debug line.
+`disconnect_user_sockets()` reaches a user's sockets the same three ways.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class _Bridge:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sio = None
         self._external = None
+        self._external_server_instance = None
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task] = set()
 
@@ -56,6 +58,24 @@ class _Bridge:
                     settings.REDIS_URL, channel=settings.SOCKETIO_CHANNEL, write_only=True
                 )
             return self._external
+
+    def _external_server(self):
+        """A `socketio.Server` around the write-only manager, for what the manager cannot do alone.
+
+        `RedisManager.disconnect()` on a write-only manager hands the request to its server before
+        publishing it (python-socketio issue #684), and a write-only manager has none. Through a server
+        the documented call works: `Server.disconnect(sid)` finds the socket is not here and publishes
+        the request, and the worker holding the socket disconnects it.
+        """
+        manager = self._external_manager()
+        if manager is None:
+            return None
+        with self._lock:
+            if self._external_server_instance is None:
+                import socketio
+
+                self._external_server_instance = socketio.Server(client_manager=manager)
+            return self._external_server_instance
 
     def run(self, factory: Callable[[], Awaitable], description: str) -> None:
         """Run a coroutine on the server loop, from any thread, in call order."""
@@ -94,6 +114,31 @@ class _Bridge:
         else:
             logger.debug("no socket server reachable; dropped %s to %s", event, room)
 
+    def disconnect_user(self, user_id) -> None:
+        user_id = str(user_id)
+        if self.loop is not None and not self.loop.is_closed():
+            self.run(partial(self._disconnect_on_loop, user_id), f"disconnect of the sockets of {user_id}")
+            return
+        server = self._external_server()
+        if server is None:
+            logger.debug("no socket server reachable; dropped the disconnect of the sockets of %s", user_id)
+            return
+        from chat.sockets.presence import get_presence
+
+        # With REDIS_URL presence is in Redis too: it knows the user's sockets on every worker and host.
+        for sid in get_presence().user_sids(user_id):
+            server.disconnect(sid, namespace="/")
+
+    async def _disconnect_on_loop(self, user_id: str) -> None:
+        from chat.sockets.presence import get_presence
+
+        # This process's sockets in the user's room, and (with Redis) those presence knows elsewhere:
+        # `sio.disconnect()` publishes the request for a socket that is not here.
+        sids = {sid for sid, _eio_sid in self.sio.manager.get_participants("/", user_room(user_id))}
+        sids.update(get_presence().user_sids(user_id))
+        for sid in sids:
+            await self.sio.disconnect(sid, namespace="/")
+
 
 bridge = _Bridge()
 
@@ -109,3 +154,17 @@ def after_commit(factory: Callable[[], Awaitable], description: str) -> None:
     For room changes (a removed member's sockets leave the chat room) that must follow the commit.
     """
     transaction.on_commit(partial(bridge.run, factory, description), robust=True)
+
+
+def disconnect_user_sockets(user_id) -> None:
+    """Disconnect every verified socket of a user at once, on every worker and host (CONTRACT §2: a
+    deactivated user). Each socket's disconnect handler then runs as for any disconnect (presence,
+    `clientStatus`, viewing, typing).
+
+    From any thread, and not inside a transaction (schedule it with `transaction.on_commit`, as the
+    `post_save` receiver in `chat/receivers.py` does). In the server process it runs on the loop;
+    elsewhere (a management command, `manage.py shell`) it goes through the write-only Redis manager
+    when `REDIS_URL` is set, and is dropped with a debug line otherwise: then no socket server can be
+    reached, and the per-event `is_active` check of `chat/sockets/auth.py` catches the user's next event.
+    """
+    bridge.disconnect_user(user_id)
