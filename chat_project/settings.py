@@ -272,6 +272,9 @@ PUSH_CLAIM_TIMEOUT = env_int("PUSH_CLAIM_TIMEOUT", 300)  # a row left "sending" 
 PUSH_FCM_TIMEOUT = env_int("PUSH_FCM_TIMEOUT", 30)  # seconds per FCM HTTP request
 PUSH_RETENTION_DAYS = env_int("PUSH_RETENTION_DAYS", 7)  # finished pushes are deleted after this
 
+# dictConfig(LOGGING), then the filter that keeps tokens in URLs out of uvicorn's access and WebSocket
+# logs (CONTRACT §11; chat_project/access_log.py says why it cannot be a filter in LOGGING).
+LOGGING_CONFIG = "chat_project.access_log.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
