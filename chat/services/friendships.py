@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.models import Friendship, FriendshipStatus, User, direct_pair_key
+from chat.ratelimit import check_rate
 from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
 
 
@@ -48,8 +49,16 @@ def friendship_request(*, user: User, other: User | None) -> tuple[Friendship, b
     - `other` had already asked `user`: both want it, so it is accepted.
     - Already pending from `user`, or already friends: unchanged.
     - Blocked either way: `blocked`.
+
+    Every valid request counts against the "friendRequest" rate limit (CONTRACT §11, 20/min), asked
+    before anything is written, so that nobody can flood others with requests.
     """
     other = _other_user(user=user, other=other)
+    check_rate(user_id=user.pk, action="friendRequest")
+    return _request(user=user, other=other)
+
+
+def _request(*, user: User, other: User) -> tuple[Friendship, bool]:
     try:
         with transaction.atomic():
             row = _locked_pair(user, other)
@@ -65,8 +74,8 @@ def friendship_request(*, user: User, other: User | None) -> tuple[Friendship, b
                 return _save(row, status=FriendshipStatus.ACCEPTED), True
             return _save(row, requester=user, addressee=other, status=FriendshipStatus.PENDING), True
     except IntegrityError:
-        # Both users asked at the same moment: the other request is there now.
-        return friendship_request(user=user, other=other)
+        # Both users asked at the same moment: the other request is there now (counted once).
+        return _request(user=user, other=other)
 
 
 def _answer(*, user: User, other: User | None, accept: bool) -> Friendship:
