@@ -18,9 +18,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def user_brief(user: User) -> dict:
-    """`{id, name, avatar}`. In every DTO a user's `name` and `avatar` are null while unknown (stored
-    empty): a placeholder user named before their first token (CONTRACT §2), or a token without them."""
-    return {"id": str(user.pk), "name": user.name or None, "avatar": user.avatar or None}
+    return {"id": str(user.pk), "name": user.name, "avatar": user.avatar or None}
 
 
 def message_dto(message: ChatMessage) -> dict:
@@ -71,11 +69,7 @@ def message_dto_from_values(row: dict) -> dict:
         "creationTime": iso(row["creation_time"]),
         "lastModificationTime": iso(row["last_modification_time"]),
         "isEdited": row["is_edited"],
-        "user": {
-            "id": str(row["sender_id"]),
-            "name": row["sender__name"] or None,
-            "avatar": row["sender__avatar"] or None,
-        },
+        "user": {"id": str(row["sender_id"]), "name": row["sender__name"], "avatar": row["sender__avatar"] or None},
     }
 
 
@@ -84,7 +78,7 @@ def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -
     user_id = str(membership.user_id)
     return {
         "userId": user_id,
-        "name": membership.user.name or None,
+        "name": membership.user.name,
         "avatar": membership.user.avatar or None,
         "isOnline": user_id in online,
         "isViewingChat": user_id in viewing,
@@ -107,7 +101,7 @@ def chat_header_dto(
     if not chat.is_group:
         other = next((m.user for m in memberships if m.user_id != viewer.pk), None)
         if other is not None:
-            name, avatar = other.name or None, other.avatar or None
+            name, avatar = other.name, other.avatar or None
     last = chat.last_message if chat.last_message_id and not chat.last_message.is_deleted else None
     return {
         "id": chat.pk,
@@ -151,6 +145,11 @@ def typing_event(*, chat_id: int, user_id, name: str, is_typing: bool) -> dict:
     return {"name": name, "isTyping": is_typing, "chatHeaderId": chat_id, "userId": str(user_id)}
 
 
+def message_read_event(*, chat_id: int, user_id, last_read_message_id: int | None) -> dict:
+    """`messageRead` (beyond the spec), sent right after `messageHasBeenRead`, which carries only the chat id."""
+    return {"chatHeaderId": chat_id, "userId": str(user_id), "lastReadMessageId": last_read_message_id}
+
+
 def client_status_event(*, user_id, client_type: str, active: bool) -> dict:
     return {"userId": str(user_id), "clientType": client_type, "activeNow": active}
 
@@ -159,7 +158,7 @@ def friend_dto(*, user_id, name: str, avatar: str, is_online: bool, chat_id: int
     """An item of `getMyFriendships`."""
     return {
         "userId": str(user_id),
-        "name": name or None,
+        "name": name,
         "avatar": avatar or None,
         "isOnline": is_online,
         "chatHeaderId": chat_id,
@@ -183,7 +182,7 @@ def direct_chat_dto(
     return {
         "chatHeaderId": chat_id,
         "userId": str(other_id),
-        "userName": other_name or None,
+        "userName": other_name,
         "userAvatar": other_avatar or None,
         "lastMessage": last_text,
         "lastMessageTime": iso(last_time),
@@ -191,14 +190,4 @@ def direct_chat_dto(
         "isOnline": is_online,
         "unreadCount": unread_count,
         "friendshipStatus": friendship_status,
-    }
-
-
-def user_account_dto(user: User) -> dict:
-    """A user as the identity system manages them (`/api/users`, CONTRACT §10)."""
-    return {
-        "userId": str(user.pk),
-        "name": user.name or None,
-        "avatar": user.avatar or None,
-        "isActive": user.is_active,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from chat import dtos
@@ -50,6 +50,26 @@ def contact_user_ids(*, user_id) -> set[str]:
     return ids - blocked
 
 
+def blocks_between(user_ref, other_ref):
+    """The BLOCKED friendship rows between two users, either way; each side an id or an `OuterRef`."""
+    return Friendship.objects.filter(
+        Q(requester_id=user_ref, addressee_id=other_ref) | Q(requester_id=other_ref, addressee_id=user_ref),
+        status=FriendshipStatus.BLOCKED,
+    )
+
+
+def members_hidden_from(*, user_id, chat_id: int) -> set[str]:
+    """The chat's members on the other side of a block from `user_id` (either blocked the other), in one
+    query. Across a block neither side hears the other's typing, joins or reads (CONTRACT §11)."""
+    members = ChatMember.objects.filter(chat_id=chat_id).values("user_id")
+    rows = Friendship.objects.filter(
+        Q(requester_id=user_id, addressee_id__in=members) | Q(addressee_id=user_id, requester_id__in=members),
+        status=FriendshipStatus.BLOCKED,
+    ).values_list("requester_id", "addressee_id")
+    me = str(user_id)
+    return {str(addressee) if str(requester) == me else str(requester) for requester, addressee in rows}
+
+
 def friendship_between(*, user_a_id, user_b_id) -> Friendship | None:
     return Friendship.objects.filter(pair_key=direct_pair_key(user_a_id, user_b_id)).first()
 
@@ -81,24 +101,33 @@ def unread_count_subquery(member_ref: str = "") -> Subquery:
 
 def chat_header_dtos(*, viewer: User, chat_ids: list[int]) -> list[dict]:
     """ChatHeaderDtos for `chat_ids` (in that order) as `viewer` sees them, in a fixed number of queries."""
+    return chat_headers_with_hidden(viewer=viewer, chat_ids=chat_ids)[0]
+
+
+def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[list[dict], set[str]]:
+    """`chat_header_dtos`, plus the members of those chats on the other side of a block from `viewer`.
+
+    Across a block a member is never online or viewing (CONTRACT §11). Whether each member is blocked
+    with the viewer is an EXISTS on the members' own query, so this costs no extra query.
+    """
     if not chat_ids:
-        return []
+        return [], set()
+    members = (
+        ChatMember.objects.select_related("user")
+        .annotate(blocked_with_viewer=Exists(blocks_between(OuterRef("user_id"), viewer.pk)))
+        .order_by("joined_time", "id")
+    )
     memberships = (
         ChatMember.objects.filter(user_id=viewer.pk, chat_id__in=chat_ids)
         .annotate(unread=unread_count_subquery())
         .select_related("chat", "chat__last_message", "chat__last_message__sender")
-        .prefetch_related(
-            Prefetch(
-                "chat__memberships",
-                queryset=ChatMember.objects.select_related("user").order_by("joined_time", "id"),
-                to_attr="all_members",
-            )
-        )
+        .prefetch_related(Prefetch("chat__memberships", queryset=members, to_attr="all_members"))
     )
     by_chat = {m.chat_id: m for m in memberships}
     presence = get_presence()
     member_ids = {str(mm.user_id) for m in by_chat.values() for mm in m.chat.all_members}
-    online = presence.online_user_ids(member_ids)
+    hidden = {str(mm.user_id) for m in by_chat.values() for mm in m.chat.all_members if mm.blocked_with_viewer}
+    online = presence.online_user_ids(member_ids - hidden)
     viewing = presence.viewing_by_chat(by_chat)
     result = []
     for chat_id in chat_ids:
@@ -112,10 +141,10 @@ def chat_header_dtos(*, viewer: User, chat_ids: list[int]) -> list[dict]:
                 memberships=m.chat.all_members,
                 unread_count=m.unread,
                 online=online,
-                viewing=viewing.get(chat_id, set()),
+                viewing=viewing.get(chat_id, set()) - hidden,
             )
         )
-    return result
+    return result, hidden
 
 
 def chat_header_dto_for(*, viewer: User, chat_id: int) -> dict:

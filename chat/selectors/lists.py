@@ -78,7 +78,8 @@ def new_messages_by_chat(*, cursors: dict[int, int], limit: int = NEW_MESSAGES_M
 
 def direct_chats_for_user(*, user: User) -> list[dict]:
     """The user's one-to-one chats, named after the other user: most recent message first, then the
-    chats without a (visible) message, newest first. Four queries.
+    chats without a (visible) message, newest first. Four queries. Across a block the other user is
+    never online.
 
     The last message is the newest one not deleted, whatever `ChatHeader.last_message` says, so a
     deleted message never shows in the list.
@@ -101,7 +102,10 @@ def direct_chats_for_user(*, user: User) -> list[dict]:
         m["id"]: m for m in ChatMessage.objects.filter(pk__in=last_ids).values("id", "message", "creation_time")
     }
     statuses = friendship_statuses(user_id=user.pk, other_ids=other_ids)
-    online = get_presence().online_user_ids(other_ids)
+    # Across a block neither side sees the other online (CONTRACT §11).
+    online = get_presence().online_user_ids(
+        uid for uid in other_ids if statuses.get(str(uid)) != FriendshipStatus.BLOCKED
+    )
 
     def order(row):
         last = messages.get(row["last_id"])
@@ -131,7 +135,10 @@ def direct_chats_for_user(*, user: User) -> list[dict]:
 
 
 def friends_for_user(*, user: User) -> list[dict]:
-    """The user's accepted friends by name, each with their one-to-one chat when it exists. One query."""
+    """The user's accepted friends by name, each with their one-to-one chat when it exists. One query.
+
+    Only accepted friendships: a blocked pair (status 3) is never listed, so no presence crosses a block.
+    """
     chat_of_pair = ChatHeader.objects.filter(direct_key=OuterRef("pair_key")).values("id")[:1]
     rows = (
         Friendship.objects.filter(Q(requester_id=user.pk) | Q(addressee_id=user.pk), status=FriendshipStatus.ACCEPTED)

@@ -54,29 +54,33 @@ def member_send_blocked(*, user: User, chat_id: int) -> bool:
 
 @cache
 def _read_state_sql() -> str:
-    member, message = ChatMember._meta, ChatMessage._meta
+    member, message, friendship = ChatMember._meta, ChatMessage._meta, Friendship._meta
     q = connection.ops.quote_name
     return (
         f"SELECT m.{q('id')}, m.{q('last_read_message_id')}, (SELECT x.{q('id')} FROM {q(message.db_table)} x"
-        f" WHERE x.{q('chat_id')} = m.{q('chat_id')} AND x.{q('is_deleted')} = %s ORDER BY x.{q('id')} DESC LIMIT 1)"
+        f" WHERE x.{q('chat_id')} = m.{q('chat_id')} AND x.{q('is_deleted')} = %s ORDER BY x.{q('id')} DESC LIMIT 1),"
+        f" EXISTS(SELECT 1 FROM {q(friendship.db_table)} f WHERE f.{q('status')} = %s"
+        f" AND (f.{q('requester_id')} = m.{q('user_id')} OR f.{q('addressee_id')} = m.{q('user_id')}))"
         f" FROM {q(member.db_table)} m WHERE m.{q('chat_id')} = %s AND m.{q('user_id')} = %s"
     )
 
 
-def member_read_state(*, user: User, chat_id: int) -> tuple[int, int | None, int | None]:
-    """(membership id, its read mark, the chat's newest visible message id) for `readMessage`.
+def member_read_state(*, user: User, chat_id: int) -> tuple[int, int | None, int | None, bool]:
+    """(membership id, its read mark, the chat's newest visible message id, whether the user is on
+    either side of any block) for `readMessage`.
 
     `forbidden` for non-members, whether or not the chat exists. Hand-written for the same reason as
     `member_send_blocked`: clients read on every message they see, and the ORM took ~0.57 ms to
-    compile this one subquery; the query itself runs in ~0.02 ms on the (chat, -id) index.
+    compile this one subquery; the query itself runs in ~0.02 ms on the (chat, -id) index. The block
+    flag lets the common case (no block at all) skip asking which members the read must not reach.
     """
     user_id = User._meta.pk.get_db_prep_value(user.pk, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_read_state_sql(), [False, chat_id, user_id])
+        cursor.execute(_read_state_sql(), [False, FriendshipStatus.BLOCKED, chat_id, user_id])
         row = cursor.fetchone()
     if row is None:
         raise Forbidden("You are not a member of this chat.")
-    return row[0], row[1], row[2]
+    return row[0], row[1], row[2], bool(row[3])
 
 
 def message_page(

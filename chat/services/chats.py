@@ -16,16 +16,29 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, User, direct_pair_key
+from chat.models import (
+    ChatHeader,
+    ChatMember,
+    ChatMessage,
+    ChatType,
+    Friendship,
+    FriendshipStatus,
+    User,
+    direct_pair_key,
+)
+from chat.ratelimit import check_rate
 from chat.selectors.messages import newest_visible_id
-from chat_project.errors import Invalid, NotFound
+from chat_project.errors import Blocked, Invalid, NotFound
 
 
 def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHeader, bool]:
     """The one-to-one chat of two users, created on first use.
 
     Exactly one chat per unordered pair even when both users ask at the same moment: the unique
-    `direct_key` decides the race and the loser reads the winner's row.
+    `direct_key` decides the race and the loser reads the winner's row. An existing chat is returned
+    whatever happened since (it can still be joined and read across a block); a new one is refused
+    across a block (`blocked`: a blocked user cannot put a chat in the blocker's list) and counts
+    against the "newChat" rate limit, asked before anything is written.
     """
     if other is None or not other.is_active:
         raise NotFound("That user does not exist.")
@@ -35,6 +48,9 @@ def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHe
     chat = ChatHeader.objects.filter(direct_key=key).first()
     if chat is not None:
         return chat, False
+    if Friendship.objects.filter(pair_key=key, status=FriendshipStatus.BLOCKED).exists():
+        raise Blocked("You cannot start a chat with this user: one of you has blocked the other.")
+    check_rate(user_id=user.pk, action="newChat")
     try:
         with transaction.atomic():
             now = timezone.now()

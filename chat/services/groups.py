@@ -10,13 +10,15 @@ import uuid
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chat import dtos
-from chat.events import after_commit, chat_room, publish
+from chat.events import after_commit, chat_room
 from chat.models import ChatHeader, ChatMember, ChatType, Friendship, FriendshipStatus, User, direct_pair_key
+from chat.ratelimit import check_rate
 from chat.selectors.chats import membership_get
-from chat.services.users import users_get_or_placeholder
+from chat.services.blocks import emit_hidden
 from chat.sockets.presence import get_presence
 from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
 
@@ -24,9 +26,8 @@ MAX_GROUP_MEMBERS = 1000
 
 
 def _users(user_ids: Iterable[uuid.UUID], *, field: str) -> list[User]:
-    """The active users named; a GUID this server never saw is a placeholder user (CONTRACT §2)."""
     ids = list(dict.fromkeys(user_ids))
-    found = {u.pk: u for u in users_get_or_placeholder(user_ids=ids)}
+    found = {u.pk: u for u in User.objects.filter(pk__in=ids, is_active=True)}
     missing = [str(uid) for uid in ids if uid not in found]
     if missing:
         raise NotFound(f"{field}: no such user {missing[0]}.")
@@ -49,10 +50,15 @@ def _group_membership(*, user: User, chat_id: int) -> ChatMember:
 
 
 def group_create(*, creator: User, name: str, member_ids: Iterable[uuid.UUID]) -> ChatHeader:
-    """A group chat with `creator` as its admin and the other users as members."""
+    """A group chat with `creator` as its admin and the other users as members.
+
+    Counts against the "newChat" rate limit, asked before anything is written (naming unknown users
+    may create placeholder users), so that a refused call leaves nothing behind.
+    """
     name = (name or "").strip()
     if not name:
         raise Invalid("name: a group needs a name.", field="name")
+    check_rate(user_id=creator.pk, action="newChat")
     others = [u for u in _users(member_ids, field="memberIds") if u.pk != creator.pk]
     if len(others) + 1 > MAX_GROUP_MEMBERS:
         raise Invalid(f"memberIds: a group has at most {MAX_GROUP_MEMBERS} members.", field="memberIds")
@@ -71,7 +77,8 @@ def group_create(*, creator: User, name: str, member_ids: Iterable[uuid.UUID]) -
 
 def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID]) -> list[ChatMember]:
     """Admins add users to a group; those already in it are skipped. Each addition emits `onMemberJoin`
-    (MemberDto plus `chatHeaderId`) to the chat's room after the commit. Returns the new memberships."""
+    (MemberDto plus `chatHeaderId`) to the chat's room after the commit, except to the sockets of members
+    on the other side of a block from the new member (CONTRACT §11). Returns the new memberships."""
     with transaction.atomic():
         membership = _group_membership(user=actor, chat_id=chat_id)
         if not membership.is_admin:
@@ -86,14 +93,37 @@ def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID
         added = ChatMember.objects.bulk_create(
             [ChatMember(chat_id=chat_id, user=u, joined_time=now) for u in new_users]
         )
-        presence = get_presence()
-        online = presence.online_user_ids(str(u.pk) for u in new_users)
-        for member in added:
-            payload = dtos.member_join_event(
-                dtos.member_dto(member, online=online, viewing=set()), chat_id=int(chat_id)
-            )
-            publish("onMemberJoin", payload, room=chat_room(chat_id))
+        hidden = _blocked_members(chat_id=chat_id, user_ids=[u.pk for u in new_users])
+        # After the commit: presence (Redis) is not asked while the write lock is held.
+        transaction.on_commit(lambda: _announce_joins(chat_id=int(chat_id), added=added, hidden=hidden), robust=True)
     return added
+
+
+def _blocked_members(*, chat_id: int, user_ids: list) -> dict[str, set[str]]:
+    """For each of `user_ids`, the chat's members on the other side of a block from them; one query."""
+    if not user_ids:
+        return {}
+    members = ChatMember.objects.filter(chat_id=chat_id).values("user_id")
+    rows = Friendship.objects.filter(
+        Q(requester_id__in=user_ids, addressee_id__in=members) | Q(addressee_id__in=user_ids, requester_id__in=members),
+        status=FriendshipStatus.BLOCKED,
+    ).values_list("requester_id", "addressee_id")
+    wanted = {str(uid) for uid in user_ids}
+    hidden: dict[str, set[str]] = {}
+    for requester, addressee in rows:
+        for one, other in ((str(requester), str(addressee)), (str(addressee), str(requester))):
+            if one in wanted:
+                hidden.setdefault(one, set()).add(other)
+    return hidden
+
+
+def _announce_joins(*, chat_id: int, added: list[ChatMember], hidden: dict[str, set[str]]) -> None:
+    online = get_presence().online_user_ids(str(m.user_id) for m in added)
+    for member in added:
+        payload = dtos.member_join_event(dtos.member_dto(member, online=online, viewing=set()), chat_id=chat_id)
+        emit_hidden(
+            "onMemberJoin", payload, room=chat_room(chat_id), hidden_user_ids=hidden.get(str(member.user_id), ())
+        )
 
 
 def group_member_remove(*, actor: User, chat_id: int, user_id: uuid.UUID | None) -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from chat import dtos
 from chat.events import chat_room, publish
-from chat.models import ChatMember, ChatMessage, MessageType, User
+from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
 from chat.ratelimit import check_rate
+from chat.selectors.chats import members_hidden_from
 from chat.selectors.messages import member_read_state, member_send_blocked
+from chat.services.blocks import publish_hidden
 from chat.services.chats import chat_header_message_added, chat_header_visibility_changed
 from chat_project.errors import Blocked, Forbidden, Invalid
 from notifications import services as notification_services
@@ -146,12 +148,17 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
     """Edit one's own message; announces `messageUpdated`.
 
     Rules: only the author, still a member of `chat_id`, may edit, and only a message that is not
-    deleted (`forbidden` otherwise, whether or not it exists). Text: the new text, under the same rules
-    as sending. Media: only the caption changes; `message` must repeat the stored path.
-    A caption left out (None) keeps the stored one.
+    deleted (`forbidden` otherwise, whether or not it exists). In a one-to-one chat with a block either
+    way: `blocked`, as sending is. Text: the new text, under the same rules as sending. Media: only the
+    caption changes; `message` must repeat the stored path. A caption left out (None) keeps the stored
+    one. Edits and deletes share one rate limit ("edit"): a refused edit changes and announces nothing.
     """
     if caption is not None:
         _check_caption(caption)
+    # Before the transaction: the limiter (Redis) is never asked while a row lock is held.
+    check_rate(user_id=user.pk, action="edit")
+    # A group's direct_key is NULL and matches no friendship: only one-to-one chats can be blocked.
+    blocked = Friendship.objects.filter(pair_key=OuterRef("chat__direct_key"), status=FriendshipStatus.BLOCKED)
     with transaction.atomic():
         message = (
             ChatMessage.objects.select_for_update(of=("self",))
@@ -162,10 +169,13 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
                 is_deleted=False,
                 chat__memberships__user_id=user.pk,
             )
+            .annotate(blocked=Exists(blocked))
             .first()
         )
         if message is None:
             raise Forbidden("You can only edit your own messages in chats you are a member of.")
+        if message.blocked:
+            raise Blocked("You cannot edit messages to this user: one of you has blocked the other.")
         message.sender = user
         if message.message_type == MessageType.TEXT:
             message.message = _clean_text(text)
@@ -187,13 +197,15 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
     a member, else `forbidden` and nothing is deleted. Deleted messages stay for moderators and vanish
     from every client read. Ids already deleted count as done (a retry after a lost ack succeeds) but
     are not announced again. If the chat's last message goes, the header points at the newest visible
-    one. `messageDeleted` goes to the chat's room once per newly deleted id.
+    one. `messageDeleted` (the message id, and nothing else: CONTRACT §5) goes to the chat's room once
+    per newly deleted id. A call counts once against the "edit" rate limit, shared with edits.
     """
     ids = list(dict.fromkeys(message_ids))
     if not ids:
         raise Invalid("ids: name at least one message.")
     if len(ids) > MAX_REMOVE_IDS:
         raise Invalid(f"ids: at most {MAX_REMOVE_IDS} messages at once.")
+    check_rate(user_id=user.pk, action="edit")  # before the rows are locked
     with transaction.atomic():
         # Locked, so that two sockets of the author removing the same message at once announce it once.
         found = dict(
@@ -210,7 +222,7 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
             )
             chat_header_visibility_changed(chat_id=chat_id, delta=-hidden)
             for message_id in fresh:
-                publish("messageDeleted", (message_id, {"chatHeaderId": chat_id}), room=chat_room(chat_id))
+                publish("messageDeleted", message_id, room=chat_room(chat_id))
     return ids
 
 
@@ -218,19 +230,27 @@ def chat_mark_read(*, user: User, chat_id: int) -> int | None:
     """Mark everything in the chat read for `user`, up to its newest visible message; returns that id.
 
     Rules: members only (`forbidden` otherwise). The read mark is a high-water mark and never moves
-    back. `messageHasBeenRead` goes to the chat's room, and the user's other devices are told.
+    back. `messageHasBeenRead` (the chat id, and nothing else: CONTRACT §5) and then `messageRead`
+    `{chatHeaderId, userId, lastReadMessageId}` go to the chat's room, less the sockets of members on
+    the other side of a block from the reader (§11); the user's other devices are told. Reads are rate
+    limited ("read"): a refused read changes and announces nothing.
     """
+    check_rate(user_id=user.pk, action="read")  # before the transaction: never under the write lock
     with transaction.atomic():
-        member_id, last_read, newest = member_read_state(user=user, chat_id=chat_id)
+        member_id, last_read, newest, has_blocks = member_read_state(user=user, chat_id=chat_id)
+        hidden = members_hidden_from(user_id=user.pk, chat_id=chat_id) if has_blocks else set()
         if newest is not None and (last_read is None or newest > last_read):
             ChatMember.objects.filter(
                 Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=newest), pk=member_id
             ).update(last_read_message_id=newest)
             last_read = newest
-        publish(
-            "messageHasBeenRead",
-            (chat_id, {"userId": str(user.pk), "lastReadMessageId": last_read}),
-            room=chat_room(chat_id),
+        room = chat_room(chat_id)
+        publish_hidden("messageHasBeenRead", chat_id, room=room, hidden_user_ids=hidden)
+        publish_hidden(
+            "messageRead",
+            dtos.message_read_event(chat_id=chat_id, user_id=user.pk, last_read_message_id=last_read),
+            room=room,
+            hidden_user_ids=hidden,
         )
         notification_services.chat_read(user=user, chat_id=chat_id, last_read_message_id=last_read)
     return last_read

@@ -53,7 +53,7 @@ def messages_moderate_delete(*, message_ids) -> list[int]:
     with transaction.atomic():
         rows = _set_deleted(message_ids, deleted=True)
         for message_id, chat_id in rows:
-            publish("messageDeleted", (message_id, {"chatHeaderId": chat_id}), room=chat_room(chat_id))
+            publish("messageDeleted", message_id, room=chat_room(chat_id))
     return [pk for pk, _ in rows]
 
 

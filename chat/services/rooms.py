@@ -7,21 +7,31 @@ a socket whose disconnect already ran must leave no viewing or typing state behi
 would ever clear it (the user would never get a push for that chat again).
 
 `typing` and `onMemberJoin` describe no database change, so they are emitted at once, not after a
-commit; they still leave from here so that every transport announces them the same way.
+commit; they still leave from here so that every transport announces them the same way. Neither
+reaches the sockets of a member on the other side of a block from the user it is about (CONTRACT §11):
+the database part names those members, the announcement skips their sockets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from chat import dtos
-from chat.events import bridge, chat_room
+from chat.events import chat_room
 from chat.models import ChatMember, ChatType, Friendship, FriendshipStatus, User
-from chat.selectors.chats import chat_header_dto_for, friendship_between, membership_get
+from chat.ratelimit import check_rate
+from chat.selectors.chats import (
+    chat_headers_with_hidden,
+    friendship_between,
+    members_hidden_from,
+    membership_get,
+    user_get,
+)
+from chat.services.blocks import emit_hidden
 from chat.services.chats import chat_direct_get_or_create
-from chat.services.users import user_get_or_placeholder
 from chat.sockets.presence import get_presence
 from chat_project.errors import Blocked, Forbidden
 
@@ -31,6 +41,7 @@ class RoomJoin:
     chat_id: int
     member: dict  # the joiner's MemberDto
     ack: dict
+    hidden: frozenset[str] = field(default_factory=frozenset)  # members across a block from the joiner
 
 
 def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> RoomJoin:
@@ -39,12 +50,18 @@ def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> 
     `chat_id`: the user must be a member, else `forbidden` whether the chat exists or not (the header
     read below is that check: it finds the chat through the user's membership).
     `other_user_id` (used when `chat_id` is None): their one-to-one chat, created on first use;
-    yourself is `invalid`, an unknown user `not_found`.
+    yourself is `invalid`, an unknown user `not_found`; a new chat across a block is `blocked` and
+    counts against the "newChat" rate limit (`chat_direct_get_or_create`).
+    Across a block, members show neither online nor viewing, and `hidden` names them so that the
+    joiner's `onMemberJoin` skips their sockets.
     """
     if chat_id is None:
-        chat, _ = chat_direct_get_or_create(user=user, other=user_get_or_placeholder(user_id=other_user_id))
+        chat, _ = chat_direct_get_or_create(user=user, other=user_get(user_id=other_user_id))
         chat_id = chat.pk
-    header = chat_header_dto_for(viewer=user, chat_id=chat_id)
+    headers, hidden = chat_headers_with_hidden(viewer=user, chat_ids=[chat_id])
+    if not headers:
+        raise Forbidden("You are not a member of this chat.")
+    header = headers[0]
     me = str(user.pk)
     current = next(m for m in header["members"] if m["userId"] == me)
     # The handler marks this socket viewing right after; the answer already says so.
@@ -57,28 +74,46 @@ def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> 
             friendship = friendship_between(user_a_id=user.pk, user_b_id=other)
             friendship_status = friendship.status if friendship is not None else None
     ack = dtos.join_room_ack(header=header, current=current, friendship_status=friendship_status)
-    return RoomJoin(chat_id=chat_id, member=current, ack=ack)
+    return RoomJoin(chat_id=chat_id, member=current, ack=ack, hidden=frozenset(hidden))
 
 
-def room_typing_name(*, user: User, chat_id: int) -> str:
-    """The name `typing` announces: the member's stored display name, not what the client sent.
+@dataclass(frozen=True)
+class TypingCheck:
+    name: str  # the member's stored display name, which `typing` announces
+    hidden: frozenset[str]  # members across a block from the typist, who must not hear it
+
+
+def room_typing_check(*, user: User, chat_id: int, counted: bool = True) -> TypingCheck:
+    """Whether `user` may announce typing in the chat, and how.
 
     Non-members are `forbidden`. Across a block in a one-to-one chat nothing can be sent, so typing
-    is `blocked` too: a blocked user must not be able to put "typing…" on the blocker's screen.
+    is `blocked` too: a blocked user must not be able to put "typing…" on the blocker's screen. In a
+    group, the members across a block from the typist are named in `hidden`. Each call counts against
+    the "typing" rate limit, except (`counted=False`) one that ends a typing this socket announced, so
+    that "typing…" is never left stuck on the others' screens. One query, two when the typist has a
+    block and the chat is a group.
     """
-    blocked = Friendship.objects.filter(pair_key=OuterRef("chat__direct_key"), status=FriendshipStatus.BLOCKED)
+    if counted:
+        check_rate(user_id=user.pk, action="typing")
+    pair_blocked = Friendship.objects.filter(pair_key=OuterRef("chat__direct_key"), status=FriendshipStatus.BLOCKED)
+    any_block = Friendship.objects.filter(
+        Q(requester_id=user.pk) | Q(addressee_id=user.pk), status=FriendshipStatus.BLOCKED
+    )
     row = (
         ChatMember.objects.filter(chat_id=chat_id, user_id=user.pk)
-        .annotate(blocked=Exists(blocked))
-        .values_list("user__name", "blocked")
+        .annotate(pair_blocked=Exists(pair_blocked), any_block=Exists(any_block))
+        .values_list("user__name", "chat__chat_type", "pair_blocked", "any_block")
         .first()
     )
     if row is None:
         raise Forbidden("You are not a member of this chat.")
-    name, is_blocked = row
+    name, chat_type, is_blocked, has_blocks = row
     if is_blocked:
         raise Blocked("You cannot message this user: one of you has blocked the other.")
-    return name
+    hidden: set[str] = set()
+    if has_blocks and chat_type == ChatType.GROUP:
+        hidden = members_hidden_from(user_id=user.pk, chat_id=chat_id)
+    return TypingCheck(name=name, hidden=frozenset(hidden))
 
 
 def room_leave_check(*, user: User, chat_id: int) -> None:
@@ -96,22 +131,39 @@ def viewing_stop(*, sid: str, chat_id: int) -> None:
     get_presence().clear_viewing(sid, chat_id)
 
 
-def member_join_announce(*, chat_id: int, member: dict, skip_sid: str) -> None:
-    """`onMemberJoin` to every other socket in the chat's room."""
-    bridge.emit(
-        "onMemberJoin", dtos.member_join_event(member, chat_id=chat_id), room=chat_room(chat_id), skip_sid=skip_sid
+def member_join_announce(*, chat_id: int, member: dict, skip_sid: str, hidden_user_ids: Iterable = ()) -> None:
+    """`onMemberJoin` to every other socket in the chat's room, but those of `hidden_user_ids`."""
+    emit_hidden(
+        "onMemberJoin",
+        dtos.member_join_event(member, chat_id=chat_id),
+        room=chat_room(chat_id),
+        hidden_user_ids=hidden_user_ids,
+        skip_sid=skip_sid,
     )
 
 
-def typing_announce(*, chat_id: int, user_id, name: str, is_typing: bool, skip_sid: str) -> dict:
-    """`typing` to every other socket in the chat's room; returns the event."""
+def typing_announce(
+    *, chat_id: int, user_id, name: str, is_typing: bool, skip_sid: str, hidden_user_ids: Iterable = ()
+) -> dict:
+    """`typing` to every other socket in the chat's room, but those of `hidden_user_ids`; returns the event."""
     event = dtos.typing_event(chat_id=chat_id, user_id=user_id, name=name, is_typing=is_typing)
-    bridge.emit("typing", event, room=chat_room(chat_id), skip_sid=skip_sid)
+    emit_hidden("typing", event, room=chat_room(chat_id), hidden_user_ids=hidden_user_ids, skip_sid=skip_sid)
     return event
 
 
-def typing_stop_all(*, sid: str, user_id, typing: dict[int, str]) -> None:
-    """A socket that goes away stops the typing it announced (CONTRACT §3)."""
+def typing_stop_all(
+    *, sid: str, user_id, typing: dict[int, str], hidden: dict[int, frozenset[str]] | None = None
+) -> None:
+    """A socket that goes away stops the typing it announced (CONTRACT §3), to the same sockets that
+    heard it start (`hidden`: per chat, the members its start skipped)."""
+    hidden = hidden if hidden is not None else {}
     for chat_id, name in list(typing.items()):
-        typing_announce(chat_id=chat_id, user_id=user_id, name=name, is_typing=False, skip_sid=sid)
+        typing_announce(
+            chat_id=chat_id,
+            user_id=user_id,
+            name=name,
+            is_typing=False,
+            skip_sid=sid,
+            hidden_user_ids=hidden.pop(chat_id, ()),
+        )
     typing.clear()

@@ -39,7 +39,9 @@ async def join_room(sid: str, payload: dict):
     require_connected(sid)
     await sio.enter_room(sid, chat_room(joined.chat_id))  # local bookkeeping: does not yield
     rooms.viewing_start(sid=sid, user_id=user.pk, chat_id=joined.chat_id)
-    rooms.member_join_announce(chat_id=joined.chat_id, member=joined.member, skip_sid=sid)
+    rooms.member_join_announce(
+        chat_id=joined.chat_id, member=joined.member, skip_sid=sid, hidden_user_ids=joined.hidden
+    )
     return joined.ack
 
 
@@ -52,8 +54,11 @@ async def leave_room(sid: str, payload: dict):
     rooms.viewing_stop(sid=sid, chat_id=chat_id)
     # Whoever stops looking at a chat stops typing in it too.
     name = session["typing"].pop(chat_id, None)
+    hidden = _typing_hidden(session).pop(chat_id, ())
     if name is not None:
-        rooms.typing_announce(chat_id=chat_id, user_id=user.pk, name=name, is_typing=False, skip_sid=sid)
+        rooms.typing_announce(
+            chat_id=chat_id, user_id=user.pk, name=name, is_typing=False, skip_sid=sid, hidden_user_ids=hidden
+        )
     await sio.leave_room(sid, chat_room(chat_id))
     return dtos.leave_room_ack(chat_id=chat_id)
 
@@ -64,13 +69,29 @@ async def room_typing(sid: str, payload: dict):
     data = validate(p.RoomTypingPayload, payload)
     user, session = await event_user(sid, payload)
     chat_id, is_typing = data["chat_id"], data["is_typing"]
-    name = await sync_to_async(rooms.room_typing_name)(user=user, chat_id=chat_id)
+    # A stop of a typing this socket announced is never refused by the rate limit (nothing stays stuck).
+    counted = is_typing or chat_id not in session["typing"]
+    check = await sync_to_async(rooms.room_typing_check)(user=user, chat_id=chat_id, counted=counted)
     require_connected(sid)
     if is_typing:
-        session["typing"][chat_id] = name
+        session["typing"][chat_id] = check.name
+        _typing_hidden(session)[chat_id] = check.hidden
     else:
         session["typing"].pop(chat_id, None)
-    return rooms.typing_announce(chat_id=chat_id, user_id=user.pk, name=name, is_typing=is_typing, skip_sid=sid)
+        _typing_hidden(session).pop(chat_id, None)
+    return rooms.typing_announce(
+        chat_id=chat_id,
+        user_id=user.pk,
+        name=check.name,
+        is_typing=is_typing,
+        skip_sid=sid,
+        hidden_user_ids=check.hidden,
+    )
+
+
+def _typing_hidden(session: dict) -> dict:
+    """{chat id: the members across a block whom this socket's typing there skipped}, for its stop."""
+    return session.setdefault("typing_hidden", {})
 
 
 @on("findAllChatHeaders")
@@ -100,7 +121,7 @@ async def get_my_chats(sid: str, payload: dict):
 async def _stop_typing(sid: str, session: dict) -> None:
     user = session.get("user")
     if user is not None and session.get("typing"):
-        rooms.typing_stop_all(sid=sid, user_id=user.pk, typing=session["typing"])
+        rooms.typing_stop_all(sid=sid, user_id=user.pk, typing=session["typing"], hidden=_typing_hidden(session))
 
 
 disconnect_hooks.append(_stop_typing)

@@ -116,3 +116,38 @@ def test_direct_chats_without_messages_come_last_newest_first(make_user):
     send(others[0], ids[0], "x")
     order = [c["chatHeaderId"] for c in lists.direct_chats_for_user(user=alice)]
     assert order == [ids[0], ids[3], ids[2], ids[1]]
+
+
+@pytest.mark.parametrize("n", [1, 50])
+def test_blocks_hide_presence_without_more_queries(make_user, django_assert_max_num_queries, n):
+    """CONTRACT §11: members across a block from the viewer are never online or viewing, at no extra cost."""
+    from chat.sockets.presence import get_presence
+
+    alice, chats = world(make_user, n)
+    blocked = [make_user(f"Blocked {i}") for i in range(n)]
+    for i, other in enumerate(blocked):
+        group_chat(other, alice, name=f"B{i}")
+        direct_chat(alice, other)
+        befriend(other, alice, FriendshipStatus.BLOCKED)
+    friend = make_user("Online friend")
+    direct_chat(alice, friend)
+    presence = get_presence()
+    presence.reset()
+    for i, user in enumerate([*blocked, friend]):
+        presence.add_socket(str(user.pk), f"sid-{i}", "web")
+    try:
+        with django_assert_max_num_queries(HEADERS_QUERIES):
+            page = lists.chat_headers_page(user=alice, skip=0, limit=100, rooms={c: 0 for c in chats})
+        members = [m for item in page["items"] for m in item["members"] if m["userId"] != str(alice.pk)]
+        hidden = {str(u.pk) for u in blocked}
+        assert {m["userId"] for m in members} >= hidden
+        assert not any(m["isOnline"] for m in members if m["userId"] in hidden)
+        assert [m["isOnline"] for m in members if m["userId"] == str(friend.pk)] == [True]
+        with django_assert_max_num_queries(DIRECT_CHATS_QUERIES):
+            direct = lists.direct_chats_for_user(user=alice)
+        assert [c["isOnline"] for c in direct if c["userId"] in hidden] == [False] * n
+        assert [c["isOnline"] for c in direct if c["userId"] == str(friend.pk)] == [True]
+        # The blocked users' own view of Alice, who is offline anyway, and of one another (no block).
+        assert lists.chat_headers_page(user=blocked[0], skip=0, limit=100)["totalCount"] == 2
+    finally:
+        presence.reset()

@@ -111,7 +111,12 @@ def test_read_mark_never_moves_back(pair, emitted, django_capture_on_commit_call
     with django_capture_on_commit_callbacks(execute=True):
         message_services.chat_mark_read(user=bob, chat_id=chat.pk)
     assert emitted == [
-        ("messageHasBeenRead", (chat.pk, {"userId": str(bob.pk), "lastReadMessageId": second.pk}), chat_room(chat.pk))
+        ("messageHasBeenRead", chat.pk, chat_room(chat.pk)),
+        (
+            "messageRead",
+            {"chatHeaderId": chat.pk, "userId": str(bob.pk), "lastReadMessageId": second.pk},
+            chat_room(chat.pk),
+        ),
     ]
 
 
@@ -239,3 +244,34 @@ def test_send_check_blocks_only_one_to_one_chats(pair, make_user):
     for user, chat_id in ((bob, group.pk), (make_user("Eve"), chat.pk), (alice, 10**9)):
         with pytest.raises(Forbidden):
             member_send_blocked(user=user, chat_id=chat_id)
+
+
+def test_a_read_asks_about_blocks_only_when_the_reader_has_one(
+    pair, make_user, monkeypatch, django_assert_max_num_queries
+):
+    """The read state and "does the reader have any block" are one query; only a reader with a block
+    asks which members the read must not reach (CONTRACT §11). Read-clear pushes are stubbed here."""
+    from chat.models import Friendship, FriendshipStatus
+    from notifications import services as notification_services
+
+    monkeypatch.setattr(notification_services, "chat_read", lambda **kwargs: None)
+    alice, bob, chat = pair
+    create(alice, chat, "x")
+
+    def statements(captured):
+        return [
+            q["sql"].split()[0].upper()
+            for q in captured.captured_queries
+            if not q["sql"].startswith(("SAVE", "RELEASE"))
+        ]
+
+    with django_assert_max_num_queries(4) as captured:  # + the savepoint pair of atomic() in a test
+        message_services.chat_mark_read(user=bob, chat_id=chat.pk)
+    assert statements(captured) == ["SELECT", "UPDATE"]
+    Friendship.objects.create(
+        requester=bob, addressee=make_user("Eve"), status=FriendshipStatus.BLOCKED, blocked_by=bob
+    )
+    create(alice, chat, "y")
+    with django_assert_max_num_queries(5) as captured:
+        message_services.chat_mark_read(user=bob, chat_id=chat.pk)
+    assert statements(captured) == ["SELECT", "SELECT", "UPDATE"]

@@ -87,6 +87,7 @@ async def test_join_by_other_user_creates_the_chat_once(clients, make_user):
 )
 async def test_friendship_status_of_a_one_to_one_chat(clients, make_user, status, expected):
     alice, bob = make_user("Alice"), make_user("Bob")
+    direct_chat(alice, bob)  # a blocked pair cannot start a chat, but one they had stays joinable
     befriend(alice, bob, status)
     a = await clients(alice)
     ack = await a.call("joinRoom", {"otherUserId": str(bob.pk)})
@@ -146,8 +147,7 @@ async def test_not_a_member_is_forbidden_whether_or_not_the_chat_exists(clients,
     assert chat_room(chat_id) not in sio.rooms(a.sio.get_sid())
 
 
-async def test_other_user_errors(clients, make_user, settings):
-    settings.CHAT_PROVISION_REFERENCED_USERS = False  # else a placeholder (tests/sockets/test_placeholder_users.py)
+async def test_other_user_errors(clients, make_user):
     alice = make_user("Alice")
     a = await clients(alice)
     myself = await a.call("joinRoom", {"otherUserId": str(alice.pk)})

@@ -22,12 +22,14 @@ async def test_spec_example_marks_read_and_tells_the_room(scene):
     assert header(s.bob, s.chat_id)["unreadCount"] == 3
     ack = await s.b1.call("readMessage", {"chatHeaderId": s.chat_id})
     assert ack == {"chatHeaderId": s.chat_id, "lastReadMessageId": sent[-1]["id"], "unreadCount": 0}
-    expected = [[s.chat_id, {"userId": str(s.bob.pk), "lastReadMessageId": sent[-1]["id"]}]]
+    # The spec's one argument, the chat id; then the details in `messageRead` (CONTRACT §5).
+    detail = {"chatHeaderId": s.chat_id, "userId": str(s.bob.pk), "lastReadMessageId": sent[-1]["id"]}
     for client in (s.a1, s.b1):
-        assert await wait_events(client, "messageHasBeenRead", 1) == expected
+        assert await wait_events(client, "messageHasBeenRead", 1) == [s.chat_id]
+        assert await wait_events(client, "messageRead", 1) == [detail]
     await s.a1.settle()
     for client in (s.a2, s.b2, s.c1):
-        assert client.events["messageHasBeenRead"] == []
+        assert client.events["messageHasBeenRead"] == [] and client.events["messageRead"] == []
     assert header(s.bob, s.chat_id)["unreadCount"] == 0
     assert read_mark(s.bob, s.chat_id) == sent[-1]["id"]
     bob_member = next(m for m in header(s.alice, s.chat_id)["members"] if m["userId"] == str(s.bob.pk))

@@ -111,10 +111,16 @@ async def test_typing_across_a_block_is_blocked(clients, make_user):
     await b.call("joinRoom", {"chatHeaderId": group_id})
     assert (await a.call("roomTyping", typing(chat_id)))["code"] == "blocked"
     assert (await b.call("roomTyping", typing(chat_id)))["code"] == "blocked"  # either side
-    # A group is not a one-to-one conversation: typing there is still announced.
-    await a.call("roomTyping", typing(group_id))
-    (event,) = await received(b, "typing")
-    assert event["chatHeaderId"] == group_id
+    # A group is not a one-to-one conversation: typing there is allowed and announced, but never
+    # across the block (CONTRACT §11): Carol hears it, Bob does not.
+    c = await clients(carol)
+    await c.call("joinRoom", {"chatHeaderId": group_id})
+    ack = await a.call("roomTyping", typing(group_id))
+    assert ack["chatHeaderId"] == group_id
+    (event,) = await received(c, "typing")
+    assert event == ack
+    await b.settle()
+    assert b.events["typing"] == []
 
 
 async def test_unverified_socket_must_be_verified(clients, make_user):

@@ -1,0 +1,73 @@
+"""A block hides events by skipping a *list* of sockets (chat.services.blocks). With `REDIS_URL` set the
+emit goes through python-socketio's Redis managers, and a skipped socket may live on another worker:
+the list must travel in the pub/sub message and be honoured there.
+
+Two real python-socketio servers on one real Redis channel, served by uvicorn; clients on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import socketio
+import uvicorn
+
+from tests.conftest import Client
+from tests.processes import free_port
+
+pytestmark = pytest.mark.redis
+
+
+async def _serve(redis_url: str, channel: str):
+    sio = socketio.AsyncServer(async_mode="asgi", client_manager=socketio.AsyncRedisManager(redis_url, channel=channel))
+
+    @sio.event
+    async def connect(sid, environ, auth=None):
+        await sio.enter_room(sid, "chat:1")
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(socketio.ASGIApp(sio), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    return sio, server, task, f"http://127.0.0.1:{port}"
+
+
+async def _until(condition, timeout: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_skip_list_is_honoured_on_every_worker(redis_url):
+    channel = f"test-skip-{uuid.uuid4().hex[:8]}"
+    servers = [await _serve(redis_url, channel) for _ in range(2)]
+    sio_a, url_a, url_b = servers[0][0], servers[0][3], servers[1][3]
+    clients = [Client(url) for url in (url_a, url_a, url_b, url_b)]
+    try:
+        for client in clients:
+            await client.connect(transports=("websocket",))
+        await asyncio.sleep(0.5)  # both managers are listening on the channel
+        on_a_kept, on_a_skipped, on_b_kept, on_b_skipped = clients
+        skip = [on_a_skipped.sio.get_sid("/"), on_b_skipped.sio.get_sid("/")]
+
+        await sio_a.emit("typing", {"n": 1}, room="chat:1", skip_sid=skip)
+        # From a process without a server (chat.events' write-only manager), as a management command emits.
+        writer = socketio.RedisManager(redis_url, channel=channel, write_only=True)
+        writer.emit("typing", {"n": 2}, namespace="/", room="chat:1", skip_sid=skip)
+
+        await _until(lambda: len(on_a_kept.events["typing"]) == 2 and len(on_b_kept.events["typing"]) == 2)
+        await asyncio.sleep(0.3)
+        assert on_a_kept.events["typing"] == on_b_kept.events["typing"] == [{"n": 1}, {"n": 2}]
+        assert on_a_skipped.events["typing"] == [] and on_b_skipped.events["typing"] == []
+    finally:
+        for client in clients:
+            await client.disconnect()
+        for _, server, task, _ in servers:
+            server.should_exit = True
+            await task
