@@ -18,7 +18,9 @@ def iso(value: datetime | None) -> str | None:
 
 
 def user_brief(user: User) -> dict:
-    return {"id": str(user.pk), "name": user.name, "avatar": user.avatar or None}
+    """`{id, name, avatar}`. In every DTO a user's `name` and `avatar` are null while unknown (stored
+    empty): a placeholder user named before their first token (CONTRACT §2), or a token without them."""
+    return {"id": str(user.pk), "name": user.name or None, "avatar": user.avatar or None}
 
 
 def message_dto(message: ChatMessage) -> dict:
@@ -69,7 +71,11 @@ def message_dto_from_values(row: dict) -> dict:
         "creationTime": iso(row["creation_time"]),
         "lastModificationTime": iso(row["last_modification_time"]),
         "isEdited": row["is_edited"],
-        "user": {"id": str(row["sender_id"]), "name": row["sender__name"], "avatar": row["sender__avatar"] or None},
+        "user": {
+            "id": str(row["sender_id"]),
+            "name": row["sender__name"] or None,
+            "avatar": row["sender__avatar"] or None,
+        },
     }
 
 
@@ -78,7 +84,7 @@ def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -
     user_id = str(membership.user_id)
     return {
         "userId": user_id,
-        "name": membership.user.name,
+        "name": membership.user.name or None,
         "avatar": membership.user.avatar or None,
         "isOnline": user_id in online,
         "isViewingChat": user_id in viewing,
@@ -101,7 +107,7 @@ def chat_header_dto(
     if not chat.is_group:
         other = next((m.user for m in memberships if m.user_id != viewer.pk), None)
         if other is not None:
-            name, avatar = other.name, other.avatar or None
+            name, avatar = other.name or None, other.avatar or None
     last = chat.last_message if chat.last_message_id and not chat.last_message.is_deleted else None
     return {
         "id": chat.pk,
@@ -158,7 +164,7 @@ def friend_dto(*, user_id, name: str, avatar: str, is_online: bool, chat_id: int
     """An item of `getMyFriendships`."""
     return {
         "userId": str(user_id),
-        "name": name,
+        "name": name or None,
         "avatar": avatar or None,
         "isOnline": is_online,
         "chatHeaderId": chat_id,
@@ -182,7 +188,7 @@ def direct_chat_dto(
     return {
         "chatHeaderId": chat_id,
         "userId": str(other_id),
-        "userName": other_name,
+        "userName": other_name or None,
         "userAvatar": other_avatar or None,
         "lastMessage": last_text,
         "lastMessageTime": iso(last_time),
@@ -190,4 +196,14 @@ def direct_chat_dto(
         "isOnline": is_online,
         "unreadCount": unread_count,
         "friendshipStatus": friendship_status,
+    }
+
+
+def user_account_dto(user: User) -> dict:
+    """A user as the identity system manages them (`/api/users`, CONTRACT §10)."""
+    return {
+        "userId": str(user.pk),
+        "name": user.name or None,
+        "avatar": user.avatar or None,
+        "isActive": user.is_active,
     }

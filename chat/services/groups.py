@@ -19,6 +19,7 @@ from chat.models import ChatHeader, ChatMember, ChatType, Friendship, Friendship
 from chat.ratelimit import check_rate
 from chat.selectors.chats import membership_get
 from chat.services.blocks import emit_hidden
+from chat.services.users import users_get_or_placeholder
 from chat.sockets.presence import get_presence
 from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
 
@@ -26,8 +27,9 @@ MAX_GROUP_MEMBERS = 1000
 
 
 def _users(user_ids: Iterable[uuid.UUID], *, field: str) -> list[User]:
+    """The active users named; a GUID this server never saw is a placeholder user (CONTRACT §2)."""
     ids = list(dict.fromkeys(user_ids))
-    found = {u.pk: u for u in User.objects.filter(pk__in=ids, is_active=True)}
+    found = {u.pk: u for u in users_get_or_placeholder(user_ids=ids)}
     missing = [str(uid) for uid in ids if uid not in found]
     if missing:
         raise NotFound(f"{field}: no such user {missing[0]}.")

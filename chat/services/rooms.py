@@ -28,10 +28,10 @@ from chat.selectors.chats import (
     friendship_between,
     members_hidden_from,
     membership_get,
-    user_get,
 )
 from chat.services.blocks import emit_hidden
 from chat.services.chats import chat_direct_get_or_create
+from chat.services.users import user_get_or_placeholder
 from chat.sockets.presence import get_presence
 from chat_project.errors import Blocked, Forbidden
 
@@ -56,7 +56,7 @@ def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> 
     joiner's `onMemberJoin` skips their sockets.
     """
     if chat_id is None:
-        chat, _ = chat_direct_get_or_create(user=user, other=user_get(user_id=other_user_id))
+        chat, _ = chat_direct_get_or_create(user=user, other=user_get_or_placeholder(user_id=other_user_id))
         chat_id = chat.pk
     headers, hidden = chat_headers_with_hidden(viewer=user, chat_ids=[chat_id])
     if not headers:

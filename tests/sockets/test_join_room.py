@@ -147,7 +147,8 @@ async def test_not_a_member_is_forbidden_whether_or_not_the_chat_exists(clients,
     assert chat_room(chat_id) not in sio.rooms(a.sio.get_sid())
 
 
-async def test_other_user_errors(clients, make_user):
+async def test_other_user_errors(clients, make_user, settings):
+    settings.CHAT_PROVISION_REFERENCED_USERS = False  # else a placeholder (tests/sockets/test_placeholder_users.py)
     alice = make_user("Alice")
     a = await clients(alice)
     myself = await a.call("joinRoom", {"otherUserId": str(alice.pk)})
