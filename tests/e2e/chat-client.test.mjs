@@ -153,21 +153,23 @@ for (const [aliceTransport, bobTransport] of [['default', 'websocket'], ['websoc
       assert.deepEqual(a.log.all('typing'), [], 'the typist does not hear their own typing');
     });
 
-    await t.test('markAsRead: ack with unreadCount 0; the room hears messageHasBeenRead (chat id, then details)', async () => {
+    await t.test('markAsRead: ack with unreadCount 0; the room hears messageHasBeenRead (the chat id alone), then messageRead', async () => {
       const read = await ack((cb) => b.markAsRead(chatHeaderId, cb));
       assert.equal(read.chatHeaderId, chatHeaderId, JSON.stringify(read));
       assert.equal(read.unreadCount, 0);
       assert.equal(typeof read.lastReadMessageId, 'number');
-      const args = await a.log.next('messageHasBeenRead', (id, detail) => id === chatHeaderId && detail?.userId === bob.id);
-      assert.deepEqual(args, [chatHeaderId, { userId: bob.id, lastReadMessageId: read.lastReadMessageId }]);
+      const args = await a.log.next('messageHasBeenRead', (id) => id === chatHeaderId);
+      assert.deepEqual(args, [chatHeaderId]); // exactly one argument (CONTRACT §5)
+      const [detail] = await a.log.next('messageRead', (d) => d.userId === bob.id);
+      assert.deepEqual(detail, { chatHeaderId, userId: bob.id, lastReadMessageId: read.lastReadMessageId });
       assert.ok(a.hooks.onMessagesRead.includes(chatHeaderId));
     });
 
-    await t.test('deleteMessage: messageDeleted (id, {chatHeaderId}); gone from getAllMessages', async () => {
+    await t.test('deleteMessage: messageDeleted (the id alone); gone from getAllMessages', async () => {
       const removed = await ack((cb) => a.deleteMessage(first.id, chatHeaderId, cb));
       assert.deepEqual(removed, { deletedIds: [first.id] });
       const args = await b.log.next('messageDeleted', (id) => id === first.id);
-      assert.deepEqual(args, [first.id, { chatHeaderId }]);
+      assert.deepEqual(args, [first.id]); // exactly one argument (CONTRACT §5)
       assert.ok(b.hooks.onMessageDeleted.includes(first.id));
       const page = await ack((cb) => b.getAllMessages(chatHeaderId, 0, 50, cb));
       assert.equal(page.totalCount, 1);
