@@ -13,7 +13,6 @@ from chat.api.views import parsed
 from chat.selectors.chats import user_get
 from chat.selectors.friendships import friendship_dto_for, friendship_list_for_user
 from chat.services import friendships as services
-from chat.services.users import user_get_or_placeholder
 from chat_project.errors import success_envelope
 
 FriendshipEnvelope = envelope("FriendshipResponse", FriendshipDto())
@@ -42,8 +41,7 @@ class FriendshipListView(APIView):
     )
     def post(self, request):
         data = parsed(FriendshipRequestInput, request.data)
-        other = user_get_or_placeholder(user_id=data["userId"])
-        friendship, changed = services.friendship_request(user=request.user, other=other)
+        friendship, changed = services.friendship_request_to(user=request.user, other_id=data["userId"])
         created = changed and friendship.status == 0
         return Response(
             success_envelope(friendship_dto_for(user=request.user, friendship=friendship)),

@@ -12,9 +12,8 @@ from rest_framework.views import APIView
 from chat.api.schema import ERRORS, ChatHeaderDto, envelope
 from chat.api.serializers import ChatHeaderQuery, GroupCreateInput, GroupMembersAddInput
 from chat.selectors.chats import chat_header_dto_for
-from chat.services.chats import chat_direct_get_or_create
+from chat.services.chats import chat_direct_open
 from chat.services.groups import group_create, group_member_remove, group_members_add
-from chat.services.users import user_get_or_placeholder
 from chat.sockets.payloads import MAX_ID
 from chat.tokens import parse_user_id
 from chat_project.errors import Forbidden, Invalid, success_envelope
@@ -62,7 +61,7 @@ class ChatHeaderView(APIView):
         if ids[0] == ids[1]:
             raise Invalid("user2Id: you cannot start a chat with yourself.", field="user2Id")
         other_id = ids[1] if ids[0] == me.pk else ids[0]
-        chat, _ = chat_direct_get_or_create(user=me, other=user_get_or_placeholder(user_id=other_id))
+        chat, _ = chat_direct_open(user=me, other_id=other_id)
         return Response(success_envelope(chat_header_dto_for(viewer=me, chat_id=chat.pk)))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from functools import cache
 
 from django.db import IntegrityError, connection, transaction
@@ -28,6 +30,7 @@ from chat.models import (
 )
 from chat.ratelimit import check_rate
 from chat.selectors.messages import newest_visible_id
+from chat.services.users import user_get_or_placeholder
 from chat_project.errors import Blocked, Invalid, NotFound
 
 
@@ -42,15 +45,41 @@ def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHe
     """
     if other is None or not other.is_active:
         raise NotFound("That user does not exist.")
-    if other.pk == user.pk:
+    return _direct_get_or_create(user=user, other_id=other.pk, resolve_other=lambda: other)
+
+
+def chat_direct_open(*, user: User, other_id: uuid.UUID) -> tuple[ChatHeader, bool]:
+    """`chat_direct_get_or_create` for a caller who names the other user by GUID (`joinRoom`
+    `otherUserId`, `getChatHeaderAsync`).
+
+    A GUID this server never saw is a placeholder user (CONTRACT §2), made only once the chat is
+    really being created: a refused call (yourself, rate limited) leaves no user row behind. A
+    deactivated user, or an unknown one with `CHAT_PROVISION_REFERENCED_USERS` off, is `not_found`.
+    """
+    other = User.objects.filter(pk=other_id).first()
+    if other is not None and not other.is_active:
+        raise NotFound("That user does not exist.")
+
+    def resolve_other() -> User:
+        found = other or user_get_or_placeholder(user_id=other_id)
+        if found is None:
+            raise NotFound("That user does not exist.")
+        return found
+
+    return _direct_get_or_create(user=user, other_id=other_id, resolve_other=resolve_other)
+
+
+def _direct_get_or_create(*, user: User, other_id, resolve_other: Callable[[], User]) -> tuple[ChatHeader, bool]:
+    if other_id == user.pk:
         raise Invalid("You cannot start a chat with yourself.", field="otherUserId")
-    key = direct_pair_key(user.pk, other.pk)
+    key = direct_pair_key(user.pk, other_id)
     chat = ChatHeader.objects.filter(direct_key=key).first()
     if chat is not None:
         return chat, False
     if Friendship.objects.filter(pair_key=key, status=FriendshipStatus.BLOCKED).exists():
         raise Blocked("You cannot start a chat with this user: one of you has blocked the other.")
     check_rate(user_id=user.pk, action="newChat")
+    other = resolve_other()
     try:
         with transaction.atomic():
             now = timezone.now()

@@ -6,11 +6,14 @@ Blocking wins over everything: a blocked pair can do nothing but let the blocker
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.models import Friendship, FriendshipStatus, User, direct_pair_key
 from chat.ratelimit import check_rate
+from chat.services.users import user_get_or_placeholder
 from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
 
 
@@ -56,6 +59,19 @@ def friendship_request(*, user: User, other: User | None) -> tuple[Friendship, b
     other = _other_user(user=user, other=other)
     check_rate(user_id=user.pk, action="friendRequest")
     return _request(user=user, other=other)
+
+
+def friendship_request_to(*, user: User, other_id: uuid.UUID) -> tuple[Friendship, bool]:
+    """`friendship_request` to a user named by GUID. A GUID this server never saw is a placeholder
+    user (CONTRACT §2), made only after the rate limit let the request through: a refused request
+    leaves no user row behind."""
+    if other_id == user.pk:
+        raise Invalid("userId: you cannot befriend or block yourself.", field="userId")
+    known = User.objects.filter(pk=other_id).first()
+    if known is not None:
+        return friendship_request(user=user, other=known)
+    check_rate(user_id=user.pk, action="friendRequest")
+    return _request(user=user, other=_other_user(user=user, other=user_get_or_placeholder(user_id=other_id)))
 
 
 def _request(*, user: User, other: User) -> tuple[Friendship, bool]:

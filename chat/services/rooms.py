@@ -30,8 +30,7 @@ from chat.selectors.chats import (
     membership_get,
 )
 from chat.services.blocks import emit_hidden
-from chat.services.chats import chat_direct_get_or_create
-from chat.services.users import user_get_or_placeholder
+from chat.services.chats import chat_direct_open
 from chat.sockets.presence import get_presence
 from chat_project.errors import Blocked, Forbidden
 
@@ -50,13 +49,13 @@ def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> 
     `chat_id`: the user must be a member, else `forbidden` whether the chat exists or not (the header
     read below is that check: it finds the chat through the user's membership).
     `other_user_id` (used when `chat_id` is None): their one-to-one chat, created on first use;
-    yourself is `invalid`, an unknown user `not_found`; a new chat across a block is `blocked` and
-    counts against the "newChat" rate limit (`chat_direct_get_or_create`).
+    yourself is `invalid`, a GUID never seen a placeholder user; a new chat across a block is `blocked`
+    and counts against the "newChat" rate limit (`chat_direct_open`).
     Across a block, members show neither online nor viewing, and `hidden` names them so that the
     joiner's `onMemberJoin` skips their sockets.
     """
     if chat_id is None:
-        chat, _ = chat_direct_get_or_create(user=user, other=user_get_or_placeholder(user_id=other_user_id))
+        chat, _ = chat_direct_open(user=user, other_id=other_user_id)
         chat_id = chat.pk
     headers, hidden = chat_headers_with_hidden(viewer=user, chat_ids=[chat_id])
     if not headers:

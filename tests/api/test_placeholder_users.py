@@ -91,3 +91,15 @@ def test_a_deactivated_user_is_no_placeholder(api, alice, make_user):
     User.objects.filter(pk=gone.pk).update(is_active=False)
     error(header(api, alice, gone.pk), 404, "not_found")
     error(api(alice).post("/api/friendships", {"userId": str(gone.pk)}, format="json"), 404, "not_found")
+
+
+def test_a_rate_limited_call_leaves_no_placeholder_behind(api, alice, settings):
+    """The limit is asked before a user row is made: a refused call creates nothing at all."""
+    settings.CHAT_RATE_LIMIT_NEW_CHATS = "1/1min"
+    settings.CHAT_RATE_LIMIT_FRIEND_REQUESTS = "1/1min"
+    ok(header(api, alice, uuid.uuid4()))
+    ok(api(alice).post("/api/friendships", {"userId": str(uuid.uuid4())}, format="json"), 201)
+    assert User.objects.count() == 3
+    error(header(api, alice, uuid.uuid4()), 429, "rate_limited")
+    error(api(alice).post("/api/friendships", {"userId": str(uuid.uuid4())}, format="json"), 429, "rate_limited")
+    assert User.objects.count() == 3 and ChatHeader.objects.count() == 1 and Friendship.objects.count() == 1

@@ -47,3 +47,13 @@ async def test_provisioning_off_and_malformed(clients, make_user, settings):
     settings.CHAT_PROVISION_REFERENCED_USERS = False
     assert (await a.call("joinRoom", {"otherUserId": str(uuid.uuid4())}))["code"] == "not_found"
     assert run_sync(User.objects.count) == 1
+
+
+async def test_a_rate_limited_join_leaves_no_placeholder_behind(clients, make_user, settings):
+    settings.CHAT_RATE_LIMIT_NEW_CHATS = "1/1min"
+    alice = make_user("Alice")
+    a = await clients(alice)
+    assert (await a.call("joinRoom", {"otherUserId": str(uuid.uuid4())}))["joined"] is True
+    ack = await a.call("joinRoom", {"otherUserId": str(uuid.uuid4())})
+    assert ack["code"] == "rate_limited", ack
+    assert run_sync(User.objects.count) == 2 and run_sync(ChatHeader.objects.count) == 1
