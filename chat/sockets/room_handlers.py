@@ -9,14 +9,12 @@ socket's disconnect has not started yet and will clean up after us, or it has an
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-
 from chat import dtos
 from chat.events import chat_room
 from chat.selectors import lists
 from chat.services import rooms
 from chat.sockets import room_payloads as p
-from chat.sockets.auth import disconnect_hooks, event_user, require_connected
+from chat.sockets.auth import call_as, disconnect_hooks, event_user, require_connected
 from chat.sockets.payloads import validate
 from chat.sockets.server import on, sio
 from chat_project.errors import Forbidden
@@ -33,8 +31,8 @@ async def join_room(sid: str, payload: dict):
     data = validate(p.JoinRoomPayload, payload)
     user, _ = await event_user(sid, payload)
     _require_same_user(user, [data["user_id"]] if data.get("user_id") else [])
-    joined = await sync_to_async(rooms.room_join)(
-        user=user, chat_id=data.get("chat_id"), other_user_id=data.get("other_user_id")
+    joined = await call_as(
+        user, rooms.room_join, user=user, chat_id=data.get("chat_id"), other_user_id=data.get("other_user_id")
     )
     require_connected(sid)
     await sio.enter_room(sid, chat_room(joined.chat_id))  # local bookkeeping: does not yield
@@ -50,7 +48,7 @@ async def leave_room(sid: str, payload: dict):
     data = validate(p.LeaveRoomPayload, payload)
     user, session = await event_user(sid, payload)
     chat_id = data["chat_id"]
-    await sync_to_async(rooms.room_leave_check)(user=user, chat_id=chat_id)
+    await call_as(user, rooms.room_leave_check, user=user, chat_id=chat_id)
     rooms.viewing_stop(sid=sid, chat_id=chat_id)
     # Whoever stops looking at a chat stops typing in it too.
     name = session["typing"].pop(chat_id, None)
@@ -71,7 +69,7 @@ async def room_typing(sid: str, payload: dict):
     chat_id, is_typing = data["chat_id"], data["is_typing"]
     # A stop of a typing this socket announced is never refused by the rate limit (nothing stays stuck).
     counted = is_typing or chat_id not in session["typing"]
-    check = await sync_to_async(rooms.room_typing_check)(user=user, chat_id=chat_id, counted=counted)
+    check = await call_as(user, rooms.room_typing_check, user=user, chat_id=chat_id, counted=counted)
     require_connected(sid)
     if is_typing:
         session["typing"][chat_id] = check.name
@@ -99,8 +97,8 @@ async def find_all_chat_headers(sid: str, payload: dict):
     data = validate(p.FindAllChatHeadersPayload, payload)
     user, _ = await event_user(sid, payload)
     _require_same_user(user, data["user_ids"])
-    return await sync_to_async(lists.chat_headers_page)(
-        user=user, skip=data["skip"], limit=data["limit"], rooms=data["rooms"]
+    return await call_as(
+        user, lists.chat_headers_page, user=user, skip=data["skip"], limit=data["limit"], rooms=data["rooms"]
     )
 
 
@@ -108,14 +106,14 @@ async def find_all_chat_headers(sid: str, payload: dict):
 async def get_my_friendships(sid: str, payload: dict):
     validate(p.TokenOnlyPayload, payload)
     user, _ = await event_user(sid, payload)
-    return await sync_to_async(lists.friends_for_user)(user=user)
+    return await call_as(user, lists.friends_for_user, user=user)
 
 
 @on("getMyChats", payload_required=False)
 async def get_my_chats(sid: str, payload: dict):
     validate(p.TokenOnlyPayload, payload)
     user, _ = await event_user(sid, payload)
-    return await sync_to_async(lists.direct_chats_for_user)(user=user)
+    return await call_as(user, lists.direct_chats_for_user, user=user)
 
 
 async def _stop_typing(sid: str, session: dict) -> None:

@@ -146,3 +146,23 @@ async def test_a_deactivation_no_service_saw_ends_the_session_at_the_next_event(
         lambda: list(ChatMessage.objects.filter(chat_id=chat_id).values_list("message", "is_deleted"))
     )()
     assert stored == [("before", False)]
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("joinRoom", {"chatHeaderId": 1}),
+        ("leaveRoom", {"chatHeaderId": 1}),
+        ("roomTyping", {"chatHeaderId": 1, "isTyping": True, "name": "A"}),
+        ("findAllChatHeaders", {}),
+        ("getMyFriendships", {}),
+        ("getMyChats", {}),
+    ],
+)
+async def test_room_and_list_events_also_end_a_deactivated_session(clients, make_user, event, payload):
+    alice = make_user("Alice")
+    client = await clients(alice)
+    await db_call(User.objects.filter(pk=alice.pk).update)(is_active=False)
+    ack = await client.call(event, payload)
+    assert ack["code"] == "unauthorized" and "disabled" in ack["error"], ack
+    assert await wait_disconnected(client)
