@@ -116,7 +116,9 @@ async def test_an_in_process_uvicorn_server_logs_no_token():
 
     names = ("uvicorn.access", "uvicorn.error")
     levels = {name: logging.getLogger(name).level for name in names}
-    config = uvicorn.Config(application, host="127.0.0.1", port=free_port(), log_level="info", lifespan="on")
+    # lifespan off: this server must not run the process's start-up and shut-down, which would detach the
+    # socket bridge from the session's live server that the other tests share.
+    config = uvicorn.Config(application, host="127.0.0.1", port=free_port(), log_level="info", lifespan="off")
     server = uvicorn.Server(config)
     capture = Capture()
     for name in names:

@@ -141,7 +141,9 @@ async def test_a_message_sent_on_worker_1_reaches_a_socket_on_worker_2(workers, 
     await eventually(lambda: heard(a, "messageHasBeenRead"), what="messageHasBeenRead on 1")
     removed = await b.call("removeMessage", {"id": reply["id"], "chatHeaderId": chat_id})
     assert removed == {"deletedIds": [reply["id"]]}
-    await eventually(lambda: heard(a, "messageDeleted", lambda args: args[0] == reply["id"]), what="messageDeleted")
+    await eventually(
+        lambda: heard(a, "messageDeleted", lambda message_id: message_id == reply["id"]), what="messageDeleted"
+    )
 
 
 async def test_presence_is_shared_between_workers(workers, connect):
