@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions, permissions
 
+from chat.errors import Unauthorized
 from chat.tokens import ServiceToken, TokenClaims, decode_any_token, user_for_claims
-from chat_project.errors import Unauthorized
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

@@ -123,14 +123,14 @@ class _Bridge:
         if server is None:
             logger.debug("no socket server reachable; dropped the disconnect of the sockets of %s", user_id)
             return
-        from chat.sockets.presence import get_presence
+        from chat.state.presence import get_presence
 
         # With REDIS_URL presence is in Redis too: it knows the user's sockets on every worker and host.
         for sid in get_presence().user_sids(user_id):
             server.disconnect(sid, namespace="/")
 
     async def _disconnect_on_loop(self, user_id: str) -> None:
-        from chat.sockets.presence import get_presence
+        from chat.state.presence import get_presence
 
         # This process's sockets in the user's room, and (with Redis) those presence knows elsewhere:
         # `sio.disconnect()` publishes the request for a socket that is not here.

@@ -17,8 +17,8 @@ import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from chat.errors import Unauthorized
 from chat.models import User
-from chat_project.errors import Unauthorized
 
 ASPNET_NAME_ID = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
 ASPNET_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"

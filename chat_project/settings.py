@@ -182,10 +182,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["chat.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "chat_project.errors.rest_exception_handler",
+    "EXCEPTION_HANDLER": "chat.errors.rest_exception_handler",
     # DRF's defaults, with a JSON parser that bounds nesting (CONTRACT §11).
     "DEFAULT_PARSER_CLASSES": [
-        "chat_project.parsers.BoundedJSONParser",
+        "chat.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

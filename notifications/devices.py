@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat.errors import Forbidden, Invalid, NotFound
 from chat.models import User
-from chat_project.errors import Forbidden, Invalid, NotFound
 from notifications.models import Device, Platform
 
 MAX_TOKEN_LENGTH = Device._meta.get_field("token").max_length

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, User, direct_pair_key
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 from notifications import content
 from notifications.models import Device, Push, PushKind, PushState
 

@@ -43,7 +43,7 @@ def run_sync(fn, *args, **kwargs):
 @pytest.fixture(autouse=True)
 def _no_rate_limit(settings):
     """Tests send freely; the rate-limit tests turn a limit back on with the `settings` fixture."""
-    from chat.ratelimit import BUDGETS
+    from chat.state.ratelimit import BUDGETS
 
     for budget in BUDGETS.values():
         setattr(settings, budget.setting, "0")
@@ -161,7 +161,7 @@ def live_server_session(django_db_setup, django_db_blocker):
 @pytest.fixture
 def chat_server(live_server_session, transactional_db):
     """A running server and a database its threads can see (committed, flushed after the test)."""
-    from chat.sockets.presence import get_presence
+    from chat.state.presence import get_presence
 
     get_presence().reset()
     yield live_server_session

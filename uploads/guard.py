@@ -34,9 +34,9 @@ import json
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from chat.ratelimit import check_rate
+from chat.errors import ApplicationError, RateLimited, Unauthorized, error_envelope
+from chat.state.ratelimit import check_rate
 from chat.tokens import decode_token
-from chat_project.errors import ApplicationError, RateLimited, Unauthorized, error_envelope
 
 UPLOAD_PATH = "/api/chat/uploadFile"
 

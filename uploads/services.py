@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from chat.errors import Invalid, PayloadTooLarge
 from chat.models import User
-from chat_project.errors import Invalid, PayloadTooLarge
 from uploads import media
 from uploads.models import Upload
 from uploads.selectors import upload_path, upload_sendable, upload_unreferenced

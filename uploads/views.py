@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.api.schema import ERRORS, envelope
-from chat_project.errors import PayloadTooLarge, error_envelope, success_envelope
+from chat.errors import PayloadTooLarge, error_envelope, success_envelope
 from uploads import media
 from uploads.models import Upload
 from uploads.selectors import upload_for_serving

@@ -11,7 +11,7 @@ from chat.api.schema import ERRORS, envelope
 from chat.api.serializers import DeviceDto, DeviceInput
 from chat.api.views import parsed
 from chat.dtos import iso
-from chat_project.errors import success_envelope
+from chat.errors import success_envelope
 from notifications.devices import device_delete, device_register
 
 DeviceEnvelope = envelope("DeviceResponse", DeviceDto())

@@ -10,10 +10,10 @@ from rest_framework.views import APIView
 from chat.api.schema import ERRORS, ErrorEnvelope, envelope
 from chat.api.serializers import FriendshipDto, FriendshipRequestInput
 from chat.api.views import parsed
+from chat.errors import success_envelope
 from chat.selectors.chats import user_get
 from chat.selectors.friendships import friendship_dto_for, friendship_list_for_user
 from chat.services import friendships as services
-from chat_project.errors import success_envelope
 
 FriendshipEnvelope = envelope("FriendshipResponse", FriendshipDto())
 

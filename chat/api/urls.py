@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 
 from chat.api import devices, friendships, users, views
-from chat_project.errors import error_envelope
+from chat.errors import error_envelope
 from uploads.views import UploadFileView
 
 

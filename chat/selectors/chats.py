@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q,
 from django.db.models.functions import Coalesce
 
 from chat import dtos
+from chat.errors import Forbidden
 from chat.models import (
     ChatMember,
     ChatMessage,
@@ -16,9 +17,8 @@ from chat.models import (
     User,
     direct_pair_key,
 )
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 from chat.tokens import parse_user_id
-from chat_project.errors import Forbidden
 
 
 def membership_get(*, user: User, chat_id: int) -> ChatMember:

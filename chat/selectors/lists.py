@@ -16,7 +16,7 @@ from chat import dtos
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
 from chat.selectors.chats import chat_header_dtos, friendship_statuses, unread_count_subquery
 from chat.selectors.messages import newest_visible_id
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 
 NEW_MESSAGES_MAX = 100
 _NO_BOUND = 2**63 - 1

@@ -7,8 +7,8 @@ from functools import cache
 from django.db import connection
 
 from chat import dtos
+from chat.errors import Forbidden
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
-from chat_project.errors import Forbidden
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100

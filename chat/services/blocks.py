@@ -15,7 +15,7 @@ from functools import partial
 from django.db import transaction
 
 from chat.events import bridge, publish
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 
 
 def skip_list(skip_sid: str | None, hidden_user_ids: Iterable) -> str | list[str] | None:

@@ -18,6 +18,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from chat.errors import Blocked, Invalid, NotFound
 from chat.models import (
     ChatHeader,
     ChatMember,
@@ -28,10 +29,9 @@ from chat.models import (
     User,
     direct_pair_key,
 )
-from chat.ratelimit import check_rate
 from chat.selectors.messages import newest_visible_id
 from chat.services.users import user_get_or_placeholder
-from chat_project.errors import Blocked, Invalid, NotFound
+from chat.state.ratelimit import check_rate
 
 
 def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHeader, bool]:

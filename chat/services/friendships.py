@@ -11,10 +11,10 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat.errors import Blocked, Forbidden, Invalid, NotFound
 from chat.models import Friendship, FriendshipStatus, User, direct_pair_key
-from chat.ratelimit import check_rate
 from chat.services.users import user_get_or_placeholder
-from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
+from chat.state.ratelimit import check_rate
 
 
 def _other_user(*, user: User, other: User | None) -> User:

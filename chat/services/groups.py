@@ -14,14 +14,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat import dtos
+from chat.errors import Blocked, Forbidden, Invalid, NotFound
 from chat.events import after_commit, chat_room
 from chat.models import ChatHeader, ChatMember, ChatType, Friendship, FriendshipStatus, User, direct_pair_key
-from chat.ratelimit import check_rate
 from chat.selectors.chats import membership_get
 from chat.services.blocks import emit_hidden
 from chat.services.users import users_get_or_placeholder
-from chat.sockets.presence import get_presence
-from chat_project.errors import Blocked, Forbidden, Invalid, NotFound
+from chat.state.presence import get_presence
+from chat.state.ratelimit import check_rate
 
 MAX_GROUP_MEMBERS = 1000
 

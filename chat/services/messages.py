@@ -13,14 +13,14 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from chat import dtos
+from chat.errors import Blocked, Forbidden, Invalid
 from chat.events import chat_room, publish
 from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
-from chat.ratelimit import check_rate
 from chat.selectors.chats import members_hidden_from
 from chat.selectors.messages import member_read_state, member_send_blocked
 from chat.services.blocks import publish_hidden
 from chat.services.chats import chat_header_message_added, chat_header_visibility_changed
-from chat_project.errors import Blocked, Forbidden, Invalid
+from chat.state.ratelimit import check_rate
 from notifications import services as notification_services
 from uploads.services import upload_claim_for_message
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Q
 
 from chat import dtos
+from chat.errors import Blocked, Forbidden
 from chat.events import chat_room
 from chat.models import ChatMember, ChatType, Friendship, FriendshipStatus, User
-from chat.ratelimit import check_rate
 from chat.selectors.chats import (
     chat_headers_with_hidden,
     friendship_between,
@@ -31,8 +31,8 @@ from chat.selectors.chats import (
 )
 from chat.services.blocks import emit_hidden
 from chat.services.chats import chat_direct_open
-from chat.sockets.presence import get_presence
-from chat_project.errors import Blocked, Forbidden
+from chat.state.presence import get_presence
+from chat.state.ratelimit import check_rate
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat.errors import Invalid
 from chat.services.users import BULK_MAX_USERS, MAX_NAME_LENGTH, UserRecord, users_upsert_bulk
-from chat_project.errors import Invalid
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("userId", "name", "avatar")

@@ -18,8 +18,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat.errors import Invalid, NotFound
 from chat.models import User
-from chat_project.errors import Invalid, NotFound
 
 MAX_NAME_LENGTH = User._meta.get_field("name").max_length
 MAX_AVATAR_LENGTH = User._meta.get_field("avatar").max_length

@@ -18,14 +18,14 @@ from django.conf import settings
 from socketio.exceptions import ConnectionRefusedError
 
 from chat import dtos
+from chat.errors import Forbidden, Invalid, Unauthorized
 from chat.events import user_room
 from chat.models import User
 from chat.selectors import chats as chat_selectors
 from chat.services import users as user_services
-from chat.sockets.presence import SocketLimitReached, get_presence
 from chat.sockets.server import SessionEnded, sio
+from chat.state.presence import SocketLimitReached, get_presence
 from chat.tokens import decode_token, parse_user_id, user_for_claims
-from chat_project.errors import Forbidden, Invalid, Unauthorized
 
 logger = logging.getLogger("chat.sockets")
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from chat_project.errors import Invalid
+from chat.errors import Invalid
 
 
 def _first_error(detail, prefix: str = "") -> str:

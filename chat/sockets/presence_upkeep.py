@@ -15,7 +15,7 @@ from django.conf import settings
 
 from chat.models import User
 from chat.sockets.auth import announce_status
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 
 logger = logging.getLogger("chat.sockets")
 

@@ -10,6 +10,7 @@ socket's disconnect has not started yet and will clean up after us, or it has an
 from __future__ import annotations
 
 from chat import dtos
+from chat.errors import Forbidden
 from chat.events import chat_room
 from chat.selectors import lists
 from chat.services import rooms
@@ -17,7 +18,6 @@ from chat.sockets import room_payloads as p
 from chat.sockets.auth import call_as, disconnect_hooks, event_user, require_connected
 from chat.sockets.payloads import validate
 from chat.sockets.server import on, sio
-from chat_project.errors import Forbidden
 
 
 def _require_same_user(user, claimed: list[str]) -> None:

@@ -15,8 +15,8 @@ import orjson
 import socketio
 from django.conf import settings
 
-from chat_project.errors import ApplicationError, Invalid, Unauthorized
-from chat_project.parsers import MAX_JSON_DEPTH, depth_exceeds
+from chat.errors import ApplicationError, Invalid, Unauthorized
+from chat.parsers import MAX_JSON_DEPTH, depth_exceeds
 
 logger = logging.getLogger("chat.sockets")
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from chat.models import Friendship
-from chat_project.parsers import MAX_JSON_DEPTH
+from chat.parsers import MAX_JSON_DEPTH
 from tests.api.helpers import error, ok
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.models import Friendship
-from chat.ratelimit import get_limiter
+from chat.state.ratelimit import get_limiter
 from chat_project import settings as project_settings
 from tests.api.helpers import error, ok
 

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
+from chat.errors import Unauthorized
 from chat.models import User
 from chat.tokens import authenticate_token, issue_service_token, issue_token
-from chat_project.errors import Unauthorized
 from tests.api.helpers import error, ok
 from tests.api.test_schema import CHECKS, keep_test_connection  # noqa: F401 - a fixture
 

@@ -23,8 +23,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from chat.models import User
-from chat.redis_keys import delete_keys_with_prefix
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
+from chat.state.redis_keys import delete_keys_with_prefix
 from chat.tokens import issue_service_token, issue_token
 from tests.conftest import REPO_DIR, Client, ensure_redis, run_sync
 from tests.processes import ServerProcess

@@ -6,9 +6,9 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
+from chat.errors import Unauthorized
 from chat.models import User
 from chat.tokens import ServiceToken, authenticate_token, decode_any_token, decode_token
-from chat_project.errors import Unauthorized
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat.models import ChatMember, ChatMessage
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_get_or_create
-from chat.sockets import presence
+from chat.state import presence
 
 pytestmark = pytest.mark.django_db
 

@@ -121,7 +121,7 @@ def test_direct_chats_without_messages_come_last_newest_first(make_user):
 @pytest.mark.parametrize("n", [1, 50])
 def test_blocks_hide_presence_without_more_queries(make_user, django_assert_max_num_queries, n):
     """CONTRACT §11: members across a block from the viewer are never online or viewing, at no extra cost."""
-    from chat.sockets.presence import get_presence
+    from chat.state.presence import get_presence
 
     alice, chats = world(make_user, n)
     blocked = [make_user(f"Blocked {i}") for i in range(n)]

@@ -6,12 +6,13 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from chat import dtos, ratelimit
+from chat import dtos
+from chat.errors import Forbidden, Invalid, RateLimited
 from chat.events import bridge, chat_room
 from chat.models import ChatHeader, ChatMember, ChatMessage
 from chat.services import messages as message_services
 from chat.services.chats import chat_direct_get_or_create
-from chat_project.errors import Forbidden, Invalid, RateLimited
+from chat.state import ratelimit
 
 pytestmark = pytest.mark.django_db
 

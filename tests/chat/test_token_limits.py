@@ -13,10 +13,10 @@ import socketio
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
+from chat.errors import Unauthorized
 from chat.models import User
 from chat.services.users import clean_avatar
 from chat.tokens import authenticate_token, issue_service_token, issue_token
-from chat_project.errors import Unauthorized
 from tests.api.helpers import error, ok
 
 

@@ -15,9 +15,9 @@ from django.conf import settings as django_settings
 from rest_framework.test import APIRequestFactory
 
 from chat.authentication import BearerTokenAuthentication
+from chat.errors import Unauthorized
 from chat.models import User
 from chat.tokens import ASPNET_NAME_ID, authenticate_token, issue_token
-from chat_project.errors import Unauthorized
 
 pytestmark = pytest.mark.django_db
 

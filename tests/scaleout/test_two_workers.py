@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import redis
 
-from chat.redis_keys import delete_keys_with_prefix
+from chat.state.redis_keys import delete_keys_with_prefix
 from chat.tokens import issue_token
 from tests.conftest import Client, ensure_redis, fresh_postgres_database
 from tests.processes import ServerProcess as Worker

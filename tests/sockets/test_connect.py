@@ -5,7 +5,7 @@ import uuid
 import pytest
 import socketio
 
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 from chat.tokens import issue_token
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
+from chat.errors import Forbidden
 from chat.sockets.server import on
-from chat_project.errors import Forbidden
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

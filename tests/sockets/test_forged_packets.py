@@ -12,8 +12,8 @@ import logging
 import pytest
 import socketio
 
-from chat.sockets.presence import get_presence
 from chat.sockets.server import MAX_PAYLOAD_DEPTH, ChatSocketServer
+from chat.state.presence import get_presence
 from chat.tokens import issue_token
 from tests.sockets._message_helpers import direct_chat, send
 from tests.sockets.raw_socket import RawSocket

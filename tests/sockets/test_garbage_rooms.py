@@ -4,8 +4,8 @@ nothing, announces nothing, and the server keeps serving."""
 import pytest
 
 from chat.models import ChatHeader, ChatMember
-from chat.sockets.presence import get_presence
 from chat.sockets.server import sio
+from chat.state.presence import get_presence
 from tests.conftest import run_sync
 from tests.sockets.rooms_support import direct_chat, received
 

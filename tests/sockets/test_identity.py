@@ -3,8 +3,8 @@
 import pytest
 
 from chat.sockets.auth import event_user
-from chat.sockets.presence import get_presence
 from chat.sockets.server import on
+from chat.state.presence import get_presence
 from chat.tokens import issue_token
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,8 +9,8 @@ from django.db import connection
 from chat.events import chat_room
 from chat.models import ChatHeader, ChatMember, FriendshipStatus
 from chat.services import rooms
-from chat.sockets.presence import get_presence
 from chat.sockets.server import sio
+from chat.state.presence import get_presence
 from chat.tokens import issue_token
 from tests.conftest import run_sync
 from tests.sockets.rooms_support import (

@@ -3,8 +3,8 @@
 import pytest
 
 from chat.events import chat_room
-from chat.sockets.presence import get_presence
 from chat.sockets.server import sio
+from chat.state.presence import get_presence
 from chat.tokens import issue_token
 from tests.sockets.rooms_support import direct_chat, group_chat, received
 

@@ -3,7 +3,7 @@
 import pytest
 
 from chat.models import FriendshipStatus, User
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 from chat.tokens import issue_token
 from tests.conftest import run_sync
 from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received, until

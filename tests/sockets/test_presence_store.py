@@ -2,7 +2,7 @@
 
 import pytest
 
-from chat.sockets.presence import MemoryPresence, RedisPresence
+from chat.state.presence import MemoryPresence, RedisPresence
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -8,7 +8,7 @@ import pytest
 import socketio
 
 from chat.models import ChatMessage, User
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 from chat.tokens import issue_token
 from tests.conftest import db_call
 from tests.sockets._message_helpers import direct_chat
@@ -105,7 +105,7 @@ async def test_unverified_sockets_take_no_places(clients, make_user, settings):
 
 @pytest.mark.redis
 async def test_the_socket_limit_holds_in_redis(redis_url):
-    from chat.sockets.presence import RedisPresence, SocketLimitReached
+    from chat.state.presence import RedisPresence, SocketLimitReached
 
     store = RedisPresence(redis_url, prefix="test:limit")
     try:

@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
+from chat.errors import Invalid
 from chat.models import ChatMember, ChatMessage
 from chat.services import messages as message_services
 from chat.services.chats import chat_direct_get_or_create
 from chat.services.moderation import messages_moderate_restore, messages_purge_deleted
-from chat_project.errors import Invalid
 from tests.conftest import run_sync
 from tests.sockets._message_helpers import group_chat, join, stored
 from tests.uploads import files

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from chat_project.errors import PayloadTooLarge
+from chat.errors import PayloadTooLarge
 from tests.api.helpers import error, ok
 from tests.uploads import files
 from tests.uploads.helpers import URL, upload

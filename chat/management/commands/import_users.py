@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from chat.errors import Invalid
 from chat.services.user_import import FORMATS, count_lines, users_import
 from chat.services.users import BULK_MAX_USERS
-from chat_project.errors import Invalid
 
 
 class Command(BaseCommand):

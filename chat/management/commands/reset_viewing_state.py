@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chat.sockets.presence import get_presence
+from chat.state.presence import get_presence
 
 
 class Command(BaseCommand):

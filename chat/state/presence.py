@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from chat.redis_keys import delete_keys_with_prefix
+from chat.state.redis_keys import delete_keys_with_prefix
 
 
 class SocketLimitReached(Exception):

@@ -26,10 +26,10 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from chat.redis_keys import delete_keys_with_prefix
-from chat_project.errors import RateLimited
+from chat.errors import RateLimited
+from chat.state.redis_keys import delete_keys_with_prefix
 
-logger = logging.getLogger("chat.ratelimit")
+logger = logging.getLogger("chat.state.ratelimit")
 
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|sec|m|min|h|hour)\s*$")
