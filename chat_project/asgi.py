@@ -10,8 +10,8 @@ django_app = get_asgi_application()
 
 import socketio  # noqa: E402
 
-from chat.sockets import lifecycle  # noqa: E402
 from chat.sockets.server import sio  # noqa: E402
+from chat_project import lifecycle  # noqa: E402
 from uploads.guard import UploadGuard  # noqa: E402
 
 application = socketio.ASGIApp(

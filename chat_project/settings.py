@@ -246,6 +246,8 @@ CHAT_RATE_LIMIT_UPLOADS = env_str("CHAT_RATE_LIMIT_UPLOADS", "20/1min")
 CHAT_MAX_EVENTS_IN_FLIGHT = env_int("CHAT_MAX_EVENTS_IN_FLIGHT", 8)
 CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 20)
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 10000)
+# Who answers "may this sender put this media path in a message?" (chat/media.py): the uploads app.
+CHAT_MEDIA_PATH_CLAIM = "uploads.services.upload_claim_for_message"
 CHAT_MAX_CAPTION_LENGTH = 1000
 
 # --- Socket.IO and scale-out ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Push notification services (CONTRACT §7). Called by chat services inside their transactions.
+"""Push notification services (CONTRACT §7), reached from chat's domain events inside their transactions.
 
 `message_created` and `chat_read` only write outbox rows (`Push`, one per device) in the caller's
 transaction, so a push exists exactly when its cause committed; the delivery loop

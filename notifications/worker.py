@@ -15,7 +15,7 @@ in between and outside any transaction:
    spent, the last error kept; credentials refused -> logged at ERROR, tokens kept, retried.
 
 `DeliveryLoop` runs steps as an asyncio task on the socket server's loop (started by
-`notifications.server_hooks`), each step in its own single thread, never in the ORM thread that
+`notifications.in_process`), each step in its own single thread, never in the ORM thread that
 socket handlers share through `sync_to_async`: a slow provider cannot delay an ack or a broadcast.
 `manage.py run_push_worker` runs the same steps as a process of its own.
 """

@@ -12,17 +12,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from chat import dtos
+from chat import domain_events, dtos
 from chat.errors import Blocked, Forbidden, Invalid
 from chat.events import chat_room, publish
+from chat.media import media_path_claim
 from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
 from chat.selectors.chats import members_hidden_from
 from chat.selectors.messages import member_read_state, member_send_blocked
 from chat.services.blocks import publish_hidden
 from chat.services.chats import chat_header_message_added, chat_header_visibility_changed
 from chat.state.ratelimit import check_rate
-from notifications import services as notification_services
-from uploads.services import upload_claim_for_message
 
 MAX_REMOVE_IDS = 100
 MAX_CLIENT_MESSAGE_ID_LENGTH = 64
@@ -56,7 +55,7 @@ def _check_media_path(*, sender: User, path: str, message_type: int) -> None:
     chats carries (CONTRACT §11); it counts as sent from now on."""
     # The spec's ChatClient.sendMessage defaults messageType to 1, so plain text sent through it lands
     # here: say what is wrong instead of only "not found".
-    if not upload_claim_for_message(sender=sender, path=path, message_type=message_type):
+    if not media_path_claim(sender=sender, path=path, message_type=message_type):
         raise Invalid(
             f"message: messageType {message_type} is {_MEDIA_NAMES[message_type]} message and needs the file "
             "path that POST /api/chat/uploadFile returned for that type (or one forwarded from a message "
@@ -140,7 +139,7 @@ def message_create(
 
         chat_header_message_added(chat_id=chat_id, message_id=message.pk, at=now)
         publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(chat_id))
-        notification_services.message_created(message=message)
+        domain_events.message_stored.send(sender=ChatMessage, message=message)
     return message, True
 
 
@@ -252,5 +251,5 @@ def chat_mark_read(*, user: User, chat_id: int) -> int | None:
             room=room,
             hidden_user_ids=hidden,
         )
-        notification_services.chat_read(user=user, chat_id=chat_id, last_read_message_id=last_read)
+        domain_events.chat_read.send(sender=ChatMember, user=user, chat_id=chat_id, last_read_message_id=last_read)
     return last_read

@@ -22,6 +22,7 @@ from chat.errors import Forbidden, Invalid, Unauthorized
 from chat.events import user_room
 from chat.models import User
 from chat.selectors import chats as chat_selectors
+from chat.services import rooms
 from chat.services import users as user_services
 from chat.sockets.server import SessionEnded, sio
 from chat.state.presence import SocketLimitReached, get_presence
@@ -133,9 +134,6 @@ async def announce_status(user: User, client_type: str, *, active: bool) -> None
         await sio.emit("clientStatus", payload, to=[user_room(uid) for uid in contacts])
 
 
-disconnect_hooks: list = []
-
-
 @sio.event
 async def disconnect(sid, reason=None):
     try:
@@ -145,11 +143,14 @@ async def disconnect(sid, reason=None):
     user = session.get("user")
     if user is None:
         return
-    for hook in disconnect_hooks:
+    if session.get("typing"):
         try:
-            await hook(sid, session)
+            # A socket that goes away stops the typing it announced (CONTRACT §3).
+            rooms.typing_stop_all(
+                sid=sid, user_id=user.pk, typing=session["typing"], hidden=session.get("typing_hidden", {})
+            )
         except Exception:
-            logger.exception("disconnect hook %s failed for %s", hook, sid)
+            logger.exception("stopping the typing of %s failed", sid)
     went_offline, _ = get_presence().remove_socket(str(user.pk), sid)
     if went_offline:
         try:

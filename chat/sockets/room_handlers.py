@@ -15,7 +15,7 @@ from chat.events import chat_room
 from chat.selectors import lists
 from chat.services import rooms
 from chat.sockets import room_payloads as p
-from chat.sockets.auth import call_as, disconnect_hooks, event_user, require_connected
+from chat.sockets.auth import call_as, event_user, require_connected
 from chat.sockets.payloads import validate
 from chat.sockets.server import on, sio
 
@@ -114,12 +114,3 @@ async def get_my_chats(sid: str, payload: dict):
     validate(p.TokenOnlyPayload, payload)
     user, _ = await event_user(sid, payload)
     return await call_as(user, lists.direct_chats_for_user, user=user)
-
-
-async def _stop_typing(sid: str, session: dict) -> None:
-    user = session.get("user")
-    if user is not None and session.get("typing"):
-        rooms.typing_stop_all(sid=sid, user_id=user.pk, typing=session["typing"], hidden=_typing_hidden(session))
-
-
-disconnect_hooks.append(_stop_typing)

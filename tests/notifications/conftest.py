@@ -86,15 +86,15 @@ async def _on_server_loop(coro_fn):
 @pytest.fixture
 async def server_delivery_stopped():
     """The live server's delivery loop stopped (as at shutdown) for the test, started again after."""
-    from notifications import server_hooks
+    from notifications import in_process
 
-    stopped = server_hooks.current_loop() is not None and await _on_server_loop(server_hooks.stop_delivery)
+    stopped = in_process.current_loop() is not None and await _on_server_loop(in_process.stop_delivery)
 
     async def restart() -> None:
         nonlocal stopped
-        if await _on_server_loop(server_hooks.start_delivery):
+        if await _on_server_loop(in_process.start_delivery):
             stopped = False
 
     yield restart
     if stopped:
-        await _on_server_loop(server_hooks.start_delivery)
+        await _on_server_loop(in_process.start_delivery)

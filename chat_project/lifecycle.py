@@ -1,4 +1,9 @@
-"""Start-up and shut-down of the socket server process (ASGI lifespan)."""
+"""Start-up and shut-down of a server process (ASGI lifespan): every step, in order, in one place.
+
+Start: the garbage collector tuned, the bridge from ORM threads to the loop attached, presence
+heartbeats (and the reaping of dead hosts) running, the in-process push delivery loop running.
+Shut-down undoes them in reverse order.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,21 @@ import gc
 import logging
 
 from chat.events import bridge
-from chat.sockets import handlers  # noqa: F401 - registers the event handlers
+from chat.sockets import (
+    handlers,  # noqa: F401 - registers the event handlers (python-socketio's decorators)
+    presence_upkeep,
+)
 from chat.sockets.server import sio
+from notifications import in_process
 
 logger = logging.getLogger("chat.sockets")
-
-# Callables run at start-up and shut-down (the push delivery loop registers here).
-startup_hooks: list = []
-shutdown_hooks: list = []
 
 
 async def startup() -> None:
     _tune_garbage_collector()
     bridge.attach(sio, asyncio.get_running_loop())
-    for hook in startup_hooks:
-        await hook()
+    await presence_upkeep.start()
+    await in_process.start_delivery()
 
 
 def _tune_garbage_collector() -> None:
@@ -38,18 +43,9 @@ def _tune_garbage_collector() -> None:
 
 
 async def shutdown() -> None:
-    for hook in shutdown_hooks:
+    for step in (in_process.stop_delivery, presence_upkeep.stop):
         try:
-            await hook()
+            await step()
         except Exception:
-            logger.exception("shutdown hook %s failed", hook)
+            logger.exception("shutdown step %s failed", step.__qualname__)
     bridge.detach()
-
-
-from chat.sockets import presence_upkeep  # noqa: E402
-
-startup_hooks.append(presence_upkeep.start)
-shutdown_hooks.append(presence_upkeep.stop)
-
-# The push delivery loop (notifications) appends itself to the hooks above.
-from notifications import server_hooks  # noqa: E402, F401

@@ -1,14 +1,13 @@
 """Runs the push delivery loop inside the socket server process (ASGI lifespan).
 
-Imported by `chat.sockets.lifecycle`; appends to its start-up and shut-down hooks. Off with
-`PUSH_WORKER_IN_PROCESS=false`, for deployments that run `manage.py run_push_worker` instead.
+Started and stopped by `chat_project.lifecycle`. Off with `PUSH_WORKER_IN_PROCESS=false`, for
+deployments that run `manage.py run_push_worker` instead.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from chat.sockets import lifecycle
 from notifications.worker import DeliveryLoop
 
 _loop: DeliveryLoop | None = None
@@ -31,8 +30,3 @@ async def stop_delivery() -> None:
 
 def current_loop() -> DeliveryLoop | None:
     return _loop
-
-
-if start_delivery not in lifecycle.startup_hooks:
-    lifecycle.startup_hooks.append(start_delivery)
-    lifecycle.shutdown_hooks.append(stop_delivery)
