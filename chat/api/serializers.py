@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from chat.sockets.payloads import StrictCharField
+from chat.validation import StrictCharField
 from notifications.devices import MAX_TOKEN_LENGTH
 from notifications.models import Platform
 

@@ -19,8 +19,8 @@ from chat.sockets.message_payloads import (
     RemoveMessagePayload,
     UpdateMessagePayload,
 )
-from chat.sockets.payloads import validate
 from chat.sockets.server import on
+from chat.validation import validate
 
 
 @on("createMessage", ordered=True)

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from chat.models import MessageType
 from chat.selectors.messages import DEFAULT_PAGE_SIZE
 from chat.services.messages import MAX_REMOVE_IDS
-from chat.sockets.payloads import CountField, IdField, StrictCharField, StrictIntegerField
+from chat.validation import CountField, IdField, StrictCharField, StrictIntegerField
 
 
 class TextField(StrictCharField):

@@ -16,8 +16,8 @@ from chat.selectors import lists
 from chat.services import rooms
 from chat.sockets import room_payloads as p
 from chat.sockets.auth import call_as, event_user, require_connected
-from chat.sockets.payloads import validate
 from chat.sockets.server import on, sio
+from chat.validation import validate
 
 
 def _require_same_user(user, claimed: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""Payload validation for socket events: shape only, with DRF serializers.
+"""Payload validation for socket events and REST bodies alike: shape only, with DRF serializers.
 
 Wire names (`chatHeaderId`, `SkipCount`) stop here: validators map them to snake_case. A payload that
 is not an object, lacks a required field or has a field of the wrong type is `invalid`, with a
