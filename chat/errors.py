@@ -23,9 +23,8 @@ class ApplicationError(Exception):
     http_status = 500
     default_message = "Something went wrong on our side."
 
-    def __init__(self, message: str | None = None, *, field: str | None = None):
+    def __init__(self, message: str | None = None):
         self.message = message or self.default_message
-        self.field = field
         super().__init__(self.message)
 
     def as_dict(self) -> dict:

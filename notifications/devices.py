@@ -18,9 +18,9 @@ def device_register(*, user: User, token: str, platform: str) -> tuple[Device, b
     (device, created)."""
     token = (token or "").strip()
     if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise Invalid(f"token: 1 to {MAX_TOKEN_LENGTH} characters.", field="token")
+        raise Invalid(f"token: 1 to {MAX_TOKEN_LENGTH} characters.")
     if platform not in Platform.values:
-        raise Invalid(f"platform: one of {', '.join(Platform.values)}.", field="platform")
+        raise Invalid(f"platform: one of {', '.join(Platform.values)}.")
     now = timezone.now()
     try:
         with transaction.atomic():

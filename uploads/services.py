@@ -52,12 +52,12 @@ def upload_create(*, uploader: User, message_type: int, file: UploadedFile) -> U
     The stored name is random (unguessable, never the client's) and never overwrites another file.
     """
     if message_type not in media.FOLDERS:
-        raise Invalid("messageType: must be 1 (audio), 2 (image), 3 (file) or 4 (video).", field="messageType")
+        raise Invalid("messageType: must be 1 (audio), 2 (image), 3 (file) or 4 (video).")
     limit = upload_limit(message_type)
     if file.size is None or file.size > limit:
         raise PayloadTooLarge(f"file: larger than the {_megabytes(limit)} allowed for this type.")
     if file.size == 0:
-        raise Invalid("file: the file is empty.", field="file")
+        raise Invalid("file: the file is empty.")
     original_name = media.clean_original_name(file.name)
     extension = media.extension_of(original_name)
 
@@ -81,7 +81,7 @@ def upload_create(*, uploader: User, message_type: int, file: UploadedFile) -> U
             file.seek(0)
             content = File(file)
     except media.MediaRejected as exc:
-        raise Invalid(str(exc), field="file") from exc
+        raise Invalid(str(exc)) from exc
 
     name = f"{PREFIX}/{media.FOLDERS[message_type]}/{secrets.token_urlsafe(24)}.{extension}"
     stored = default_storage.save(name, content, max_length=500)

@@ -83,7 +83,7 @@ class UserDetailView(ServiceView):
     def put(self, request, user_id: str):
         uid = parse_user_id(user_id)
         if uid is None:
-            raise Invalid("userId: must be a GUID.", field="userId")
+            raise Invalid("userId: must be a GUID.")
         data = parsed(UserInput, request.data)
         record = services.UserRecord(
             user_id=uid, name=data["name"], avatar=data["avatar"], is_active=data.get("isActive")

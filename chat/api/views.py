@@ -59,7 +59,7 @@ class ChatHeaderView(APIView):
         if me.pk not in ids:
             raise Forbidden("You can only open chats you are part of.")
         if ids[0] == ids[1]:
-            raise Invalid("user2Id: you cannot start a chat with yourself.", field="user2Id")
+            raise Invalid("user2Id: you cannot start a chat with yourself.")
         other_id = ids[1] if ids[0] == me.pk else ids[0]
         chat, _ = chat_direct_open(user=me, other_id=other_id)
         return Response(success_envelope(chat_header_dto_for(viewer=me, chat_id=chat.pk)))

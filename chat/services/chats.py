@@ -71,7 +71,7 @@ def chat_direct_open(*, user: User, other_id: uuid.UUID) -> tuple[ChatHeader, bo
 
 def _direct_get_or_create(*, user: User, other_id, resolve_other: Callable[[], User]) -> tuple[ChatHeader, bool]:
     if other_id == user.pk:
-        raise Invalid("You cannot start a chat with yourself.", field="otherUserId")
+        raise Invalid("You cannot start a chat with yourself.")
     key = direct_pair_key(user.pk, other_id)
     chat = ChatHeader.objects.filter(direct_key=key).first()
     if chat is not None:

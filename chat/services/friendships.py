@@ -21,7 +21,7 @@ def _other_user(*, user: User, other: User | None) -> User:
     if other is None or not other.is_active:
         raise NotFound("That user does not exist.")
     if other.pk == user.pk:
-        raise Invalid("userId: you cannot befriend or block yourself.", field="userId")
+        raise Invalid("userId: you cannot befriend or block yourself.")
     return other
 
 
@@ -66,7 +66,7 @@ def friendship_request_to(*, user: User, other_id: uuid.UUID) -> tuple[Friendshi
     user (CONTRACT §2), made only after the rate limit let the request through: a refused request
     leaves no user row behind."""
     if other_id == user.pk:
-        raise Invalid("userId: you cannot befriend or block yourself.", field="userId")
+        raise Invalid("userId: you cannot befriend or block yourself.")
     known = User.objects.filter(pk=other_id).first()
     if known is not None:
         return friendship_request(user=user, other=known)

@@ -59,11 +59,11 @@ def group_create(*, creator: User, name: str, member_ids: Iterable[uuid.UUID]) -
     """
     name = (name or "").strip()
     if not name:
-        raise Invalid("name: a group needs a name.", field="name")
+        raise Invalid("name: a group needs a name.")
     check_rate(user_id=creator.pk, action="newChat")
     others = [u for u in _users(member_ids, field="memberIds") if u.pk != creator.pk]
     if len(others) + 1 > MAX_GROUP_MEMBERS:
-        raise Invalid(f"memberIds: a group has at most {MAX_GROUP_MEMBERS} members.", field="memberIds")
+        raise Invalid(f"memberIds: a group has at most {MAX_GROUP_MEMBERS} members.")
     _refuse_blocked(creator, others)
     with transaction.atomic():
         now = timezone.now()
@@ -89,7 +89,7 @@ def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID
         present = set(ChatMember.objects.filter(chat_id=chat_id, user__in=users).values_list("user_id", flat=True))
         new_users = [u for u in users if u.pk not in present]
         if ChatMember.objects.filter(chat_id=chat_id).count() + len(new_users) > MAX_GROUP_MEMBERS:
-            raise Invalid(f"userIds: a group has at most {MAX_GROUP_MEMBERS} members.", field="userIds")
+            raise Invalid(f"userIds: a group has at most {MAX_GROUP_MEMBERS} members.")
         _refuse_blocked(actor, new_users)
         now = timezone.now()
         added = ChatMember.objects.bulk_create(

@@ -37,17 +37,17 @@ def _clean_text(text: str) -> str:
     """Text messages are stored trimmed; 1..CHAT_MAX_MESSAGE_LENGTH characters remain."""
     cleaned = text.strip()
     if not cleaned:
-        raise Invalid("message: a text message cannot be empty.", field="message")
+        raise Invalid("message: a text message cannot be empty.")
     limit = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(cleaned) > limit:
-        raise Invalid(f"message: a text message has at most {limit} characters.", field="message")
+        raise Invalid(f"message: a text message has at most {limit} characters.")
     return cleaned
 
 
 def _check_caption(caption: str) -> None:
     limit = settings.CHAT_MAX_CAPTION_LENGTH
     if len(caption) > limit:
-        raise Invalid(f"caption: at most {limit} characters.", field="caption")
+        raise Invalid(f"caption: at most {limit} characters.")
 
 
 def _check_media_path(*, sender: User, path: str, message_type: int) -> None:
@@ -60,7 +60,6 @@ def _check_media_path(*, sender: User, path: str, message_type: int) -> None:
             f"message: messageType {message_type} is {_MEDIA_NAMES[message_type]} message and needs the file "
             "path that POST /api/chat/uploadFile returned for that type (or one forwarded from a message "
             "of your chats); send text with messageType 0.",
-            field="message",
         )
 
 
@@ -179,7 +178,7 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
         if message.message_type == MessageType.TEXT:
             message.message = _clean_text(text)
         elif text != message.message:
-            raise Invalid("message: a media message keeps its file; only its caption can be edited.", field="message")
+            raise Invalid("message: a media message keeps its file; only its caption can be edited.")
         if caption is not None:
             message.caption = caption
         message.last_modification_time = timezone.now()

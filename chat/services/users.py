@@ -123,7 +123,7 @@ def _checked(record: UserRecord) -> tuple[str, str]:
     caller's data, not a token claim to cut); an avatar that is no http(s) URL is stored as none."""
     name = record.name or ""
     if len(name) > MAX_NAME_LENGTH:
-        raise Invalid(f"name: at most {MAX_NAME_LENGTH} characters.", field="name")
+        raise Invalid(f"name: at most {MAX_NAME_LENGTH} characters.")
     return name, clean_avatar(record.avatar) or ""
 
 
@@ -166,17 +166,17 @@ def users_upsert_bulk(*, records: list[UserRecord]) -> BulkResult:
     user id may appear once. `is_active` is not touched (deactivate with `user_deactivate`).
     """
     if len(records) > BULK_MAX_USERS:
-        raise Invalid(f"users: at most {BULK_MAX_USERS} per request, got {len(records)}.", field="users")
+        raise Invalid(f"users: at most {BULK_MAX_USERS} per request, got {len(records)}.")
     seen: set[uuid.UUID] = set()
     rows: dict[uuid.UUID, tuple[str, str]] = {}
     for index, record in enumerate(records):
         if record.user_id in seen:
-            raise Invalid(f"users[{index}].userId: {record.user_id} appears twice.", field="users")
+            raise Invalid(f"users[{index}].userId: {record.user_id} appears twice.")
         seen.add(record.user_id)
         try:
             rows[record.user_id] = _checked(record)
         except Invalid as exc:
-            raise Invalid(f"users[{index}].{exc.message}", field="users") from exc
+            raise Invalid(f"users[{index}].{exc.message}") from exc
     if not rows:
         return BulkResult(created=0, updated=0)
     for _attempt in range(2):

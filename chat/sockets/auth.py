@@ -186,7 +186,7 @@ async def event_user(sid: str, payload: dict) -> tuple[User, dict]:
             raise SessionEnded("This socket's access token has expired: reconnect with a fresh one.")
         return user, session
     if not isinstance(raw, str):
-        raise Invalid("accessToken must be a string.", field="accessToken")
+        raise Invalid("accessToken must be a string.")
     token = raw.strip()
     if user is not None and token == session.get("token") and not expired:
         return user, session
