@@ -7,9 +7,8 @@ JSON envelope (403/404) like any other, never with Django's HTML 404 page.
 from django.http import JsonResponse
 from django.urls import path, re_path
 
-from chat.api import devices, friendships, users, views
+from chat.api import friendships, users, views
 from chat.errors import error_envelope
-from uploads.views import UploadFileView
 
 
 def api_not_found(request, *args, **kwargs):
@@ -18,7 +17,6 @@ def api_not_found(request, *args, **kwargs):
 
 
 urlpatterns = [
-    path("chat/uploadFile", UploadFileView.as_view(), name="upload-file"),
     path("chat/getChatHeaderAsync", views.ChatHeaderView.as_view(), name="chat-header"),
     path("chat/groups", views.GroupCreateView.as_view(), name="group-create"),
     path("chat/groups/<str:chat_id>/members", views.GroupMembersView.as_view(), name="group-members"),
@@ -31,7 +29,5 @@ urlpatterns = [
     # "users/bulk" before "users/<user_id>", which would take "bulk" for an id.
     path("users/bulk", users.UserBulkView.as_view(), name="users-bulk"),
     path("users/<str:user_id>", users.UserDetailView.as_view(), name="user"),
-    path("notifications/devices", devices.DeviceListView.as_view(), name="devices"),
-    path("notifications/devices/<str:token>", devices.DeviceDetailView.as_view(), name="device"),
     re_path(r"^.*$", api_not_found),
 ]

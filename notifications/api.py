@@ -1,4 +1,4 @@
-"""REST views for push devices (CONTRACT §6)."""
+"""REST views for push devices (CONTRACT §6): `/api/notifications/devices`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.api.schema import ERRORS, envelope
-from chat.api.serializers import DeviceDto, DeviceInput
 from chat.api.views import parsed
-from chat.dtos import iso
 from chat.errors import success_envelope
-from notifications.devices import device_delete, device_register
+from chat.validation import StrictCharField
+from notifications.devices import MAX_TOKEN_LENGTH, device_delete, device_register
+from notifications.dtos import DeviceDto, device_dto
+from notifications.models import Platform
+
+
+class DeviceInput(serializers.Serializer):
+    token = StrictCharField(max_length=MAX_TOKEN_LENGTH)
+    platform = serializers.ChoiceField(choices=Platform.values)
+
 
 DeviceEnvelope = envelope("DeviceResponse", DeviceDto())
-
-
-def device_dto(device) -> dict:
-    return {"token": device.token, "platform": device.platform, "creationTime": iso(device.creation_time)}
 
 
 class DeviceListView(APIView):
