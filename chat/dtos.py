@@ -1,4 +1,6 @@
-"""The wire shapes of CONTRACT §5, built in one place for acks, emits and REST alike.
+"""The chat app's wire shapes (CONTRACT §5, §6, §10), built in one place for acks, emits and REST alike,
+with the OpenAPI twins of the REST ones at the end of the file (they only document: the functions
+above build every answer).
 
 Camel case lives here and in the payload validators only.
 """
@@ -7,7 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chat.models import ChatHeader, ChatMember, ChatMessage, User
+from rest_framework import serializers
+
+from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, User
 
 
 def iso(value: datetime | None) -> str | None:
@@ -20,24 +24,60 @@ def iso(value: datetime | None) -> str | None:
 def user_brief(user: User) -> dict:
     """`{id, name, avatar}`. In every DTO a user's `name` and `avatar` are null while unknown (stored
     empty): a placeholder user named before their first token (CONTRACT §2), or a token without them."""
-    return {"id": str(user.pk), "name": user.name or None, "avatar": user.avatar or None}
+    return _user_brief(user.pk, user.name, user.avatar)
+
+
+def _user_brief(user_id, name: str, avatar: str) -> dict:
+    return {"id": str(user_id), "name": name or None, "avatar": avatar or None}
+
+
+def _message(
+    *,
+    message_id: int,
+    chat_id: int,
+    sender_id,
+    text: str,
+    message_type: int,
+    caption: str,
+    client_message_id: str | None,
+    creation_time: datetime,
+    last_modification_time: datetime | None,
+    is_edited: bool,
+    sender_name: str,
+    sender_avatar: str,
+) -> dict:
+    """MessageDto: the one place its shape is written; `message_dto` and `message_dto_from_values` feed it."""
+    return {
+        "id": message_id,
+        "chatHeaderId": chat_id,
+        "userId": str(sender_id),
+        "message": text,
+        "messageType": message_type,
+        "caption": caption or "",
+        "clientMessageId": client_message_id,
+        "creationTime": iso(creation_time),
+        "lastModificationTime": iso(last_modification_time),
+        "isEdited": is_edited,
+        "user": _user_brief(sender_id, sender_name, sender_avatar),
+    }
 
 
 def message_dto(message: ChatMessage) -> dict:
-    """MessageDto. `message.sender` should be loaded with the message (select_related)."""
-    return {
-        "id": message.pk,
-        "chatHeaderId": message.chat_id,
-        "userId": str(message.sender_id),
-        "message": message.message,
-        "messageType": message.message_type,
-        "caption": message.caption or "",
-        "clientMessageId": message.client_message_id,
-        "creationTime": iso(message.creation_time),
-        "lastModificationTime": iso(message.last_modification_time),
-        "isEdited": message.is_edited,
-        "user": user_brief(message.sender),
-    }
+    """MessageDto of a model instance. `message.sender` should be loaded with the message (select_related)."""
+    return _message(
+        message_id=message.pk,
+        chat_id=message.chat_id,
+        sender_id=message.sender_id,
+        text=message.message,
+        message_type=message.message_type,
+        caption=message.caption,
+        client_message_id=message.client_message_id,
+        creation_time=message.creation_time,
+        last_modification_time=message.last_modification_time,
+        is_edited=message.is_edited,
+        sender_name=message.sender.name,
+        sender_avatar=message.sender.avatar,
+    )
 
 
 # The columns `message_dto_from_values` needs: history pages build MessageDtos from `values()` rows,
@@ -59,24 +99,21 @@ MESSAGE_DTO_VALUES = (
 
 
 def message_dto_from_values(row: dict) -> dict:
-    """MessageDto from a `values(*MESSAGE_DTO_VALUES)` row; the same shape as `message_dto`."""
-    return {
-        "id": row["id"],
-        "chatHeaderId": row["chat_id"],
-        "userId": str(row["sender_id"]),
-        "message": row["message"],
-        "messageType": row["message_type"],
-        "caption": row["caption"] or "",
-        "clientMessageId": row["client_message_id"],
-        "creationTime": iso(row["creation_time"]),
-        "lastModificationTime": iso(row["last_modification_time"]),
-        "isEdited": row["is_edited"],
-        "user": {
-            "id": str(row["sender_id"]),
-            "name": row["sender__name"] or None,
-            "avatar": row["sender__avatar"] or None,
-        },
-    }
+    """MessageDto of a `values(*MESSAGE_DTO_VALUES)` row."""
+    return _message(
+        message_id=row["id"],
+        chat_id=row["chat_id"],
+        sender_id=row["sender_id"],
+        text=row["message"],
+        message_type=row["message_type"],
+        caption=row["caption"],
+        client_message_id=row["client_message_id"],
+        creation_time=row["creation_time"],
+        last_modification_time=row["last_modification_time"],
+        is_edited=row["is_edited"],
+        sender_name=row["sender__name"],
+        sender_avatar=row["sender__avatar"],
+    )
 
 
 def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -> dict:
@@ -207,3 +244,90 @@ def user_account_dto(user: User) -> dict:
         "avatar": user.avatar or None,
         "isActive": user.is_active,
     }
+
+
+def friendship_dto(friendship: Friendship, *, viewer: User, chat_id: int | None) -> dict:
+    """`{userId, name, avatar, status, direction, chatHeaderId}` as `viewer` sees it.
+
+    `direction` is "outgoing" when the viewer asked (or, for a block, blocked), else "incoming".
+    """
+    outgoing = friendship.requester_id == viewer.pk
+    other = friendship.addressee if outgoing else friendship.requester
+    return {
+        "userId": str(other.pk),
+        "name": other.name or None,
+        "avatar": other.avatar or None,
+        "status": friendship.status,
+        "direction": "outgoing" if outgoing else "incoming",
+        "chatHeaderId": chat_id,
+    }
+
+
+# --- OpenAPI twins of the shapes above (drf-spectacular reads them; nothing is serialized with them) ---
+
+
+class UserBriefDto(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
+    avatar = serializers.CharField(allow_null=True)
+
+
+class MessageDto(serializers.Serializer):
+    id = serializers.IntegerField()
+    chatHeaderId = serializers.IntegerField()
+    userId = serializers.UUIDField()
+    message = serializers.CharField()
+    messageType = serializers.IntegerField(min_value=0, max_value=4)
+    caption = serializers.CharField(allow_blank=True)
+    clientMessageId = serializers.CharField(allow_null=True)
+    creationTime = serializers.DateTimeField()
+    lastModificationTime = serializers.DateTimeField(allow_null=True)
+    isEdited = serializers.BooleanField()
+    user = UserBriefDto()
+
+
+class MemberDto(serializers.Serializer):
+    userId = serializers.UUIDField()
+    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
+    avatar = serializers.CharField(allow_null=True)
+    isOnline = serializers.BooleanField()
+    isViewingChat = serializers.BooleanField()
+    lastReadMessageId = serializers.IntegerField(allow_null=True)
+    isAdmin = serializers.BooleanField()
+
+
+class ChatHeaderDto(serializers.Serializer):
+    id = serializers.IntegerField()
+    chatType = serializers.IntegerField(help_text="0 one-to-one, 1 group")
+    name = serializers.CharField(
+        allow_null=True, allow_blank=True, help_text="a one-to-one chat's is the other user's (null while unknown)"
+    )
+    avatar = serializers.CharField(allow_null=True)
+    creationTime = serializers.DateTimeField()
+    lastMessage = MessageDto(allow_null=True)
+    lastMessageTime = serializers.DateTimeField(allow_null=True)
+    unreadCount = serializers.IntegerField()
+    members = MemberDto(many=True)
+
+
+class FriendshipDto(serializers.Serializer):
+    userId = serializers.UUIDField()
+    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
+    avatar = serializers.CharField(allow_null=True)
+    status = serializers.IntegerField(help_text="0 pending, 1 accepted, 2 rejected, 3 blocked")
+    direction = serializers.ChoiceField(
+        choices=["incoming", "outgoing"], help_text="outgoing: you asked (for a block: you blocked)"
+    )
+    chatHeaderId = serializers.IntegerField(allow_null=True)
+
+
+class UserAccountDto(serializers.Serializer):
+    userId = serializers.UUIDField()
+    name = serializers.CharField(allow_null=True)
+    avatar = serializers.CharField(allow_null=True)
+    isActive = serializers.BooleanField()
+
+
+class BulkResultDto(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField(help_text="users that already existed, whether or not anything changed")

@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.api.schema import ERRORS, ErrorEnvelope, envelope
-from chat.api.serializers import FriendshipDto, FriendshipRequestInput
+from chat.api.serializers import FriendshipRequestInput
 from chat.api.views import parsed
+from chat.dtos import FriendshipDto
 from chat.errors import success_envelope
 from chat.selectors.chats import user_get
 from chat.selectors.friendships import friendship_dto_for, friendship_list_for_user

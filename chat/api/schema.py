@@ -34,50 +34,6 @@ class ServiceTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class UserBriefDto(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
-    avatar = serializers.CharField(allow_null=True)
-
-
-class MessageDto(serializers.Serializer):
-    id = serializers.IntegerField()
-    chatHeaderId = serializers.IntegerField()
-    userId = serializers.UUIDField()
-    message = serializers.CharField()
-    messageType = serializers.IntegerField(min_value=0, max_value=4)
-    caption = serializers.CharField(allow_blank=True)
-    clientMessageId = serializers.CharField(allow_null=True)
-    creationTime = serializers.DateTimeField()
-    lastModificationTime = serializers.DateTimeField(allow_null=True)
-    isEdited = serializers.BooleanField()
-    user = UserBriefDto()
-
-
-class MemberDto(serializers.Serializer):
-    userId = serializers.UUIDField()
-    name = serializers.CharField(allow_null=True, help_text="null while unknown (a placeholder user)")
-    avatar = serializers.CharField(allow_null=True)
-    isOnline = serializers.BooleanField()
-    isViewingChat = serializers.BooleanField()
-    lastReadMessageId = serializers.IntegerField(allow_null=True)
-    isAdmin = serializers.BooleanField()
-
-
-class ChatHeaderDto(serializers.Serializer):
-    id = serializers.IntegerField()
-    chatType = serializers.IntegerField(help_text="0 one-to-one, 1 group")
-    name = serializers.CharField(
-        allow_null=True, allow_blank=True, help_text="a one-to-one chat's is the other user's (null while unknown)"
-    )
-    avatar = serializers.CharField(allow_null=True)
-    creationTime = serializers.DateTimeField()
-    lastMessage = MessageDto(allow_null=True)
-    lastMessageTime = serializers.DateTimeField(allow_null=True)
-    unreadCount = serializers.IntegerField()
-    members = MemberDto(many=True)
-
-
 class ErrorEnvelope(serializers.Serializer):
     success = serializers.BooleanField(default=False)
     data = serializers.JSONField(allow_null=True, default=None)

@@ -48,20 +48,8 @@ class BulkInput(serializers.Serializer):
     users = BoundedListField(child=BulkUserInput(), max_length=services.BULK_MAX_USERS, allow_empty=True)
 
 
-class UserDto(serializers.Serializer):
-    userId = serializers.UUIDField()
-    name = serializers.CharField(allow_null=True)
-    avatar = serializers.CharField(allow_null=True)
-    isActive = serializers.BooleanField()
-
-
-class BulkResultDto(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField(help_text="users that already existed, whether or not anything changed")
-
-
-UserEnvelope = envelope("UserResponse", UserDto())
-BulkEnvelope = envelope("UserBulkResponse", BulkResultDto())
+UserEnvelope = envelope("UserResponse", dtos.UserAccountDto())
+BulkEnvelope = envelope("UserBulkResponse", dtos.BulkResultDto())
 
 
 class ServiceView(APIView):

@@ -9,8 +9,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.api.schema import ERRORS, ChatHeaderDto, envelope
+from chat.api.schema import ERRORS, envelope
 from chat.api.serializers import ChatHeaderQuery, GroupCreateInput, GroupMembersAddInput
+from chat.dtos import ChatHeaderDto
 from chat.errors import Forbidden, Invalid, success_envelope
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_open

@@ -4,24 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from chat import dtos
 from chat.models import ChatHeader, Friendship, User, direct_pair_key
-
-
-def friendship_dto(friendship: Friendship, *, viewer: User, chat_id: int | None) -> dict:
-    """`{userId, name, avatar, status, direction, chatHeaderId}` as `viewer` sees it.
-
-    `direction` is "outgoing" when the viewer asked (or, for a block, blocked), else "incoming".
-    """
-    outgoing = friendship.requester_id == viewer.pk
-    other = friendship.addressee if outgoing else friendship.requester
-    return {
-        "userId": str(other.pk),
-        "name": other.name or None,
-        "avatar": other.avatar or None,
-        "status": friendship.status,
-        "direction": "outgoing" if outgoing else "incoming",
-        "chatHeaderId": chat_id,
-    }
 
 
 def friendship_list_for_user(*, user: User) -> list[dict]:
@@ -34,7 +18,7 @@ def friendship_list_for_user(*, user: User) -> list[dict]:
     chats = dict(
         ChatHeader.objects.filter(direct_key__in=[row.pair_key for row in rows]).values_list("direct_key", "id")
     )
-    return [friendship_dto(row, viewer=user, chat_id=chats.get(row.pair_key)) for row in rows]
+    return [dtos.friendship_dto(row, viewer=user, chat_id=chats.get(row.pair_key)) for row in rows]
 
 
 def friendship_dto_for(*, user: User, friendship: Friendship) -> dict:
@@ -44,4 +28,4 @@ def friendship_dto_for(*, user: User, friendship: Friendship) -> dict:
         .values_list("id", flat=True)
         .first()
     )
-    return friendship_dto(friendship, viewer=user, chat_id=chat_id)
+    return dtos.friendship_dto(friendship, viewer=user, chat_id=chat_id)
