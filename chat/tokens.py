@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from chat.errors import Unauthorized
 from chat.models import User
+from chat.validation import parse_user_id
 
 ASPNET_NAME_ID = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
 ASPNET_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
@@ -57,13 +58,6 @@ def strip_bearer(raw: str) -> str:
     if raw[:7].lower() == "bearer ":
         raw = raw[7:].strip()
     return raw
-
-
-def parse_user_id(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 def _verified_claims(raw: str | None) -> dict:

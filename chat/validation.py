@@ -7,6 +7,8 @@ message that names the field.
 
 from __future__ import annotations
 
+import uuid
+
 from rest_framework import serializers
 
 from chat.errors import Invalid
@@ -81,3 +83,10 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+def parse_user_id(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None

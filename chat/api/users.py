@@ -17,8 +17,7 @@ from chat.api.views import parsed
 from chat.authentication import IsService, ServiceTokenAuthentication
 from chat.errors import Invalid, NotFound, success_envelope
 from chat.services import users as services
-from chat.tokens import parse_user_id
-from chat.validation import StrictBooleanField, StrictCharField
+from chat.validation import StrictBooleanField, StrictCharField, parse_user_id
 
 AVATAR_HELP = "An http(s) URL; anything else (or null) is stored as no avatar."
 

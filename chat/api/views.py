@@ -16,8 +16,7 @@ from chat.errors import Forbidden, Invalid, success_envelope
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_open
 from chat.services.groups import group_create, group_member_remove, group_members_add
-from chat.tokens import parse_user_id
-from chat.validation import MAX_ID
+from chat.validation import MAX_ID, parse_user_id
 
 
 def parsed(serializer_class, data) -> dict:

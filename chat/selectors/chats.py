@@ -18,7 +18,7 @@ from chat.models import (
     direct_pair_key,
 )
 from chat.state.presence import get_presence
-from chat.tokens import parse_user_id
+from chat.validation import parse_user_id
 
 
 def membership_get(*, user: User, chat_id: int) -> ChatMember:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from chat import dtos
 from chat.errors import Blocked, Forbidden, Invalid, NotFound
-from chat.events import after_commit, chat_room
+from chat.events import after_commit, bridge, chat_room
 from chat.models import ChatHeader, ChatMember, ChatType, Friendship, FriendshipStatus, User, direct_pair_key
 from chat.selectors.chats import membership_get
 from chat.services.blocks import emit_hidden
@@ -155,11 +155,9 @@ def group_member_remove(*, actor: User, chat_id: int, user_id: uuid.UUID | None)
 
 def _leave_room_after_commit(*, user_id: str, chat_id: int) -> None:
     async def leave() -> None:
-        from chat.sockets.server import sio
-
         presence = get_presence()
         for sid in presence.user_sids(user_id):
-            await sio.leave_room(sid, chat_room(chat_id))
+            await bridge.sio.leave_room(sid, chat_room(chat_id))
         presence.clear_user_viewing(user_id, chat_id)
 
     after_commit(leave, f"{user_id} leaves {chat_room(chat_id)}")

@@ -26,7 +26,8 @@ from chat.services import rooms
 from chat.services import users as user_services
 from chat.sockets.server import SessionEnded, sio
 from chat.state.presence import SocketLimitReached, get_presence
-from chat.tokens import decode_token, parse_user_id, user_for_claims
+from chat.tokens import decode_token, user_for_claims
+from chat.validation import parse_user_id
 
 logger = logging.getLogger("chat.sockets")
 T = TypeVar("T")

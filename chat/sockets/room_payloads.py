@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from chat.tokens import parse_user_id
-from chat.validation import CountField, IdField, StrictBooleanField, StrictCharField, StrictIntegerField
+from chat.validation import CountField, IdField, StrictBooleanField, StrictCharField, StrictIntegerField, parse_user_id
 
 # Far beyond any real offset, small enough for every database's OFFSET.
 MAX_SKIP = 1_000_000_000

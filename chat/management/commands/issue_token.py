@@ -4,7 +4,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from chat.tokens import TokenClaims, issue_service_token, issue_token, parse_user_id, user_for_claims
+from chat.tokens import TokenClaims, issue_service_token, issue_token, user_for_claims
+from chat.validation import parse_user_id
 
 
 class Command(BaseCommand):
