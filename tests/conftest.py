@@ -171,21 +171,45 @@ def chat_server(live_server_session, transactional_db):
 # --- socket clients ------------------------------------------------------------------------------
 
 
+# An event name no server handler has: the server answers it with an `exception` emit (CONTRACT §4).
+BARRIER_EVENT = "test:barrier"
+
+
 class Client:
-    """A python-socketio AsyncClient that records every server event it receives."""
+    """A python-socketio AsyncClient that records every server event it receives.
+
+    Waiting is event-driven, in one place: `until` wakes on every event (and on the disconnect) and
+    rechecks its condition; `wait_for`, `received` and `barrier` are built on it. "Nothing arrived"
+    is asserted after `barrier()`, never after a sleep.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, list] = defaultdict(list)
+        self.closed = False  # the connection ended (either side)
         self._consumed: dict[str, int] = defaultdict(int)  # how many of each event wait_for has returned
-        self._arrived: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._changed = asyncio.Event()
+        self._barriers = 0
+        self._barriers_answered: set[str] = set()
 
         @self.sio.on("*")
         async def catch_all(event, *args):
             value = args[0] if len(args) == 1 else list(args)
-            self.events[event].append(value)
-            self._arrived[event].set()
+            if event == "exception" and isinstance(value, dict) and str(value.get("event")).startswith(BARRIER_EVENT):
+                self._barriers_answered.add(value["event"])
+            else:
+                self.events[event].append(value)
+            self.changed()
+
+        @self.sio.event
+        async def disconnect(*reason):
+            self.closed = True
+            self.changed()
+
+    def changed(self) -> None:
+        """Wake the waiters (a listener of the test's own calls it after recording what it got)."""
+        self._changed.set()
 
     async def connect(
         self, *, user_id=None, token=None, auth=None, query=None, transports=("websocket",), headers=None
@@ -211,29 +235,78 @@ class Client:
             return await self.sio.call(event, timeout=timeout)
         return await self.sio.call(event, payload, timeout=timeout)
 
+    async def until(self, condition, *, timeout: float = 3, what: str = "the condition"):
+        """`condition()`'s value once it is truthy, rechecked whenever an event arrives; no polling.
+
+        Fails when the time is up, or when the socket has disconnected and the condition still does
+        not hold (nothing more can arrive).
+        """
+
+        async def wait():
+            while True:
+                value = condition()
+                if value:
+                    return value
+                if self.closed:
+                    raise AssertionError(f"the socket disconnected while waiting for {what}; got {dict(self.events)!r}")
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no {what} within {timeout} s; got {dict(self.events)!r}") from None
+
     async def wait_for(self, event: str, timeout: float = 3):
         """The oldest `event` not yet returned by wait_for, waiting for it if it has not arrived.
 
         Events that arrive before the call are not missed (an ack and a broadcast race each other).
         """
+        await self.until(lambda: len(self.events[event]) > self._consumed[event], timeout=timeout, what=repr(event))
+        value = self.events[event][self._consumed[event]]
+        self._consumed[event] += 1
+        return value
 
-        async def next_one():
-            while len(self.events[event]) <= self._consumed[event]:
-                self._arrived[event].clear()
-                await self._arrived[event].wait()
-            value = self.events[event][self._consumed[event]]
-            self._consumed[event] += 1
-            return value
+    async def received(self, event: str, count: int = 1, timeout: float = 5) -> list:
+        """Every `event` received so far, once there are at least `count` of them.
 
-        return await asyncio.wait_for(next_one(), timeout)
+        Unlike `wait_for`, an event that arrived before the call counts, and nothing is consumed (a
+        server event emitted with an ack often overtakes the ack).
+        """
+        await self.until(lambda: len(self.events[event]) >= count, timeout=timeout, what=f"{count} {event!r}")
+        return self.events[event]
+
+    async def barrier(self, timeout: float = 3) -> None:
+        """Return once every server event already on its way to this socket has arrived.
+
+        Sends an event no handler has; the server answers it with an `exception` emit to this socket
+        (CONTRACT §4), and the packets of one socket arrive in the order the server sent them. So once
+        that answer is here, so is every event the server emitted to this socket before: call it after
+        the action whose events you rule out was answered (its ack, or a later event it caused), then
+        assert that they did not arrive. Its answers are not recorded in `events`.
+        """
+        self._barriers += 1
+        name = f"{BARRIER_EVENT}:{self._barriers}"
+        await self.sio.emit(name, {})
+        await self.until(lambda: name in self._barriers_answered, timeout=timeout, what=f"the answer to {name}")
 
     async def settle(self, seconds: float = 0.2) -> None:
         """Let in-flight server events arrive (for asserting that something did NOT arrive)."""
         await asyncio.sleep(seconds)
 
+    def clear(self) -> None:
+        """Forget every event received so far."""
+        self.events.clear()
+        self._consumed.clear()
+
     async def disconnect(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+
+
+async def barrier(*clients: Client) -> None:
+    """`Client.barrier` for several sockets at once."""
+    await asyncio.gather(*(client.barrier() for client in clients))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from chat.services.chats import chat_direct_get_or_create
 from chat.tokens import issue_token
 from tests.api.helpers import error, ok
 from tests.conftest import run_sync
-from tests.sockets.rooms_support import befriend, received
+from tests.sockets.rooms_support import befriend
 
 URL = "/api/chat/getChatHeaderAsync"
 
@@ -137,7 +137,7 @@ async def test_group_endpoints_hide_presence_and_additions_across_a_block(chat_s
         await rest(chat_server, carol, "POST", f"/api/chat/groups/{gid}/members", json={"userIds": [str(dave.pk)]})
     )
     assert member(added, bob)["isOnline"] is True  # Carol sees everyone as they are
-    (joined,) = await received(a, "onMemberJoin")
+    (joined,) = await a.received("onMemberJoin")
     assert joined["userId"] == str(dave.pk) and joined["chatHeaderId"] == gid
     await b.settle()
     assert b.events["onMemberJoin"] == []

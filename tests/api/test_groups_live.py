@@ -3,8 +3,6 @@ member's sockets leave the room and hear nothing more from it."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
@@ -19,15 +17,6 @@ async def rest(server, user, method: str, path: str, json=None):
             method, path, json=json, headers={"Authorization": f"Bearer {issue_token(user.pk)}"}
         )
     return response
-
-
-async def received(client, event: str, timeout: float = 3.0):
-    """The first `event` the client got, waiting for it if it has not arrived yet."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not client.events[event]:
-        assert asyncio.get_running_loop().time() < deadline, f"no {event}"
-        await asyncio.sleep(0.02)
-    return client.events[event][0]
 
 
 async def test_additions_announce_and_removals_silence(chat_server, clients, make_user):
@@ -48,7 +37,7 @@ async def test_additions_announce_and_removals_silence(chat_server, clients, mak
 
     added = await rest(chat_server, alice, "POST", f"/api/chat/groups/{gid}/members", {"userIds": [str(dave.pk)]})
     assert added.status_code == 200, added.text
-    joined = await received(c, "onMemberJoin")
+    joined = await c.wait_for("onMemberJoin")
     assert joined == {
         "userId": str(dave.pk),
         "name": "Dave",
@@ -65,7 +54,7 @@ async def test_additions_announce_and_removals_silence(chat_server, clients, mak
     await a.settle()
     sent = await a.call("createMessage", {"chatHeaderId": gid, "message": "after Bob left", "messageType": 0})
     assert "chatMessage" in sent, sent
-    assert (await received(c, "message"))["chatMessage"]["message"] == "after Bob left"
+    assert (await c.wait_for("message"))["chatMessage"]["message"] == "after Bob left"
     await a.settle(0.3)
     assert b.events["message"] == [] and b2.events["message"] == []
     # And Bob can no longer act in it.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -91,22 +90,13 @@ async def rest(worker: Worker, method: str, path: str, user: User, body=None) ->
             return response.status, await response.json(content_type=None)
 
 
-async def eventually(predicate, timeout: float = 5, what: str = "condition"):
-    """Poll `predicate` (sync or async) until it is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def heard(client: Client, event: str, match=lambda payload: True) -> list:
     return [payload for payload in client.events[event] if match(payload)]
+
+
+async def hears(client: Client, event: str, match=lambda payload: True, *, timeout: float = 5, what: str = "") -> list:
+    """The `event`s `client` heard that `match`, once there is one (`Client.until`: no polling)."""
+    return await client.until(lambda: heard(client, event, match), timeout=timeout, what=what or repr(event))
 
 
 async def test_a_message_sent_on_worker_1_reaches_a_socket_on_worker_2(workers, connect):
@@ -116,19 +106,17 @@ async def test_a_message_sent_on_worker_1_reaches_a_socket_on_worker_2(workers, 
     joined = await a.call("joinRoom", {"otherUserId": bob.id})
     chat_id = joined["chatHeaderId"]
     assert (await b.call("joinRoom", {"chatHeaderId": chat_id}))["joined"] is True
-    await eventually(lambda: heard(a, "onMemberJoin", lambda m: m["userId"] == bob.id), what="onMemberJoin on 1")
+    await hears(a, "onMemberJoin", lambda m: m["userId"] == bob.id, what="onMemberJoin on 1")
 
     sent = await a.call("createMessage", {"chatHeaderId": chat_id, "message": "across workers", "messageType": 0})
     message = sent["chatMessage"]
-    await eventually(
-        lambda: heard(b, "message", lambda m: m["chatMessage"]["id"] == message["id"]), what="message on worker 2"
-    )
+    await hears(b, "message", lambda m: m["chatMessage"]["id"] == message["id"], what="message on worker 2")
     assert heard(b, "message", lambda m: m["chatMessage"]["id"] == message["id"]) == [{"chatMessage": message}]
 
     reply = (await b.call("createMessage", {"chatHeaderId": chat_id, "message": "and back", "messageType": 0}))[
         "chatMessage"
     ]
-    await eventually(lambda: heard(a, "message", lambda m: m["chatMessage"]["id"] == reply["id"]), what="reply")
+    await hears(a, "message", lambda m: m["chatMessage"]["id"] == reply["id"], what="reply")
 
     # One database: either worker pages the same history.
     page = await b.call("findAllMessages", {"chatHeaderId": chat_id})
@@ -136,14 +124,12 @@ async def test_a_message_sent_on_worker_1_reaches_a_socket_on_worker_2(workers, 
 
     # Events from worker 2 reach worker 1 too: typing, edit, read, delete.
     await b.call("roomTyping", {"chatHeaderId": chat_id, "isTyping": True, "name": "Bob"})
-    await eventually(lambda: heard(a, "typing", lambda t: t["userId"] == bob.id and t["isTyping"]), what="typing")
+    await hears(a, "typing", lambda t: t["userId"] == bob.id and t["isTyping"], what="typing")
     await b.call("readMessage", {"chatHeaderId": chat_id})
-    await eventually(lambda: heard(a, "messageHasBeenRead"), what="messageHasBeenRead on 1")
+    await hears(a, "messageHasBeenRead", what="messageHasBeenRead on 1")
     removed = await b.call("removeMessage", {"id": reply["id"], "chatHeaderId": chat_id})
     assert removed == {"deletedIds": [reply["id"]]}
-    await eventually(
-        lambda: heard(a, "messageDeleted", lambda message_id: message_id == reply["id"]), what="messageDeleted"
-    )
+    await hears(a, "messageDeleted", lambda message_id: message_id == reply["id"], what="messageDeleted")
 
 
 async def test_presence_is_shared_between_workers(workers, connect):
@@ -170,8 +156,10 @@ async def test_presence_is_shared_between_workers(workers, connect):
 
     # Alice connects on worker 1: worker 2 announces her and answers "online".
     a1 = await connect(alice, 0)
-    await eventually(
-        lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and s["activeNow"]),
+    await hears(
+        b,
+        "clientStatus",
+        lambda s: s["userId"] == alice.id and s["activeNow"],
         what="clientStatus online on worker 2",
     )
     assert heard(b, "clientStatus", lambda s: s["userId"] == alice.id) == [
@@ -188,8 +176,10 @@ async def test_presence_is_shared_between_workers(workers, connect):
 
     # Her last socket closes: offline everywhere.
     await a2.disconnect()
-    await eventually(
-        lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and not s["activeNow"]),
+    await hears(
+        b,
+        "clientStatus",
+        lambda s: s["userId"] == alice.id and not s["activeNow"],
         what="clientStatus offline",
     )
     assert await alice_online_seen_from_worker_2() == (False, False if friends else None)
@@ -229,7 +219,7 @@ async def test_viewing_and_group_removal_are_seen_by_every_worker(workers, conne
     sent = (await a.call("createMessage", {"chatHeaderId": chat_id, "message": "after Bob", "messageType": 0}))[
         "chatMessage"
     ]
-    await eventually(lambda: heard(c, "message", lambda m: m["chatMessage"]["id"] == sent["id"]), what="Carol hears")
+    await hears(c, "message", lambda m: m["chatMessage"]["id"] == sent["id"], what="Carol hears")
     await asyncio.sleep(0.3)
     assert heard(b, "message", lambda m: m["chatMessage"]["id"] == sent["id"]) == []
     assert bob.id not in await viewing_seen_from_worker_1()
@@ -247,13 +237,13 @@ async def test_a_crashed_workers_users_go_offline_for_the_others(workers, connec
         a = Client(doomed.url)
         await a.connect(user_id=alice.id, token=alice.token)
         assert (await a.call("joinRoom", {"chatHeaderId": chat_id}))["joined"] is True
-        await eventually(
-            lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and s["activeNow"]), what="online"
-        )
+        await hears(b, "clientStatus", lambda s: s["userId"] == alice.id and s["activeNow"], what="online")
         doomed.proc.kill()  # no disconnect handler runs: only the heartbeat can tell
         doomed.proc.wait()
-        await eventually(
-            lambda: heard(b, "clientStatus", lambda s: s["userId"] == alice.id and not s["activeNow"]),
+        await hears(
+            b,
+            "clientStatus",
+            lambda s: s["userId"] == alice.id and not s["activeNow"],
             timeout=15,
             what="clientStatus offline after the crash",
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from types import SimpleNamespace
 
 from django.utils import timezone
@@ -76,16 +75,6 @@ async def join(client, chat_id: int) -> None:
     sid = client.sio.get_sid("/")
     future = asyncio.run_coroutine_threadsafe(sio.enter_room(sid, chat_room(chat_id)), bridge.loop)
     await asyncio.wrap_future(future)
-
-
-async def wait_events(client, event: str, count: int, timeout: float = 5) -> list:
-    """Wait until `client` has received at least `count` `event`s (already received ones count too)."""
-    deadline = time.monotonic() + timeout
-    while len(client.events[event]) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"expected {count} {event!r}, got {client.events[event]!r}")
-        await asyncio.sleep(0.01)
-    return client.events[event]
 
 
 async def send(client, chat_id: int, text: str = "hello", **extra) -> dict:

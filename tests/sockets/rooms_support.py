@@ -14,7 +14,6 @@ from tests.conftest import run_sync
 from tests.sockets._message_helpers import (
     MESSAGE_DTO_KEYS,
     direct_chat,  # noqa: F401 - the room tests import it from here
-    wait_events,
 )
 
 MEMBER_KEYS = {"userId", "name", "avatar", "isOnline", "isViewingChat", "lastReadMessageId", "isAdmin"}
@@ -61,12 +60,8 @@ def delete_message(message) -> None:
 
 
 async def received(client, event: str, count: int = 1, timeout: float = 3) -> list:
-    """Wait until `client` has received `count` `event`s in all and return them.
-
-    Unlike `Client.wait_for`, an event that arrived before the call counts (a server event emitted
-    with an ack often overtakes the ack).
-    """
-    return await wait_events(client, event, count, timeout)
+    """`Client.received`: wait until `client` has received `count` `event`s in all and return them."""
+    return await client.received(event, count, timeout=timeout)
 
 
 async def until(condition, timeout: float = 3) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from chat.models import ChatHeader, ChatMessage, FriendshipStatus
 from tests.conftest import run_sync
-from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received
+from tests.sockets.rooms_support import befriend, direct_chat, group_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,12 +90,12 @@ async def test_on_member_join_does_not_cross_the_block_in_a_group(group):
     g = group
     ack = await g.b.call("joinRoom", {"chatHeaderId": g.group_id})
     assert ack["joined"] is True
-    (event,) = await received(g.c, "onMemberJoin")
+    (event,) = await g.c.received("onMemberJoin")
     assert event["userId"] == str(g.bob.pk)
     await g.a.settle()
     assert g.a.events["onMemberJoin"] == []
     await g.a.call("joinRoom", {"chatHeaderId": g.group_id})
-    assert len(await received(g.c, "onMemberJoin", 2)) == 2
+    assert len(await g.c.received("onMemberJoin", 2)) == 2
     await g.b.settle()
     assert g.b.events["onMemberJoin"] == []
 
@@ -103,15 +103,15 @@ async def test_on_member_join_does_not_cross_the_block_in_a_group(group):
 async def test_typing_does_not_cross_the_block_in_a_group(group):
     g = group
     assert (await g.b.call("roomTyping", typing(g.group_id)))["userId"] == str(g.bob.pk)
-    assert (await received(g.c, "typing"))[0]["userId"] == str(g.bob.pk)
+    assert (await g.c.received("typing"))[0]["userId"] == str(g.bob.pk)
     await g.a.call("roomTyping", typing(g.group_id))
-    assert [e["userId"] for e in await received(g.c, "typing", 2)] == [str(g.bob.pk), str(g.alice.pk)]
+    assert [e["userId"] for e in await g.c.received("typing", 2)] == [str(g.bob.pk), str(g.alice.pk)]
     await g.a.settle()
     assert g.a.events["typing"] == [] and g.b.events["typing"] == []
     # Nor does the stop a disconnect announces, or the one a leaveRoom announces.
     await g.b.disconnect()
     await g.a.call("leaveRoom", {"chatHeaderId": g.group_id})
-    stops = await received(g.c, "typing", 4)
+    stops = await g.c.received("typing", 4)
     assert sorted(e["userId"] for e in stops[2:]) == sorted([str(g.alice.pk), str(g.bob.pk)])
     assert all(e["isTyping"] is False for e in stops[2:])
     await g.a.settle()
@@ -123,15 +123,15 @@ async def test_reads_do_not_cross_the_block_in_a_group(group):
     g = group
     sent = await text(g.c, g.group_id)
     await g.b.call("readMessage", {"chatHeaderId": g.group_id})
-    assert await received(g.c, "messageHasBeenRead") == [g.group_id]
-    assert (await received(g.c, "messageRead"))[0] == {
+    assert await g.c.received("messageHasBeenRead") == [g.group_id]
+    assert (await g.c.received("messageRead"))[0] == {
         "chatHeaderId": g.group_id,
         "userId": str(g.bob.pk),
         "lastReadMessageId": sent["id"],
     }
-    assert await received(g.b, "messageRead")  # the reader's own sockets still hear it
+    assert await g.b.received("messageRead")  # the reader's own sockets still hear it
     await g.a.call("readMessage", {"chatHeaderId": g.group_id})
-    assert len(await received(g.c, "messageRead", 2)) == 2
+    assert len(await g.c.received("messageRead", 2)) == 2
     await g.a.settle()
     # Each side heard only its own read.
     for client, user in ((g.a, g.alice), (g.b, g.bob)):
@@ -224,7 +224,7 @@ async def test_client_status_stays_hidden_in_a_group(group):
     g = group
     for client in (g.b, g.b_out):
         await client.disconnect()
-    (status,) = await received(g.c, "clientStatus")
+    (status,) = await g.c.received("clientStatus")
     assert status["userId"] == str(g.bob.pk) and status["activeNow"] is False
     await g.a.settle()
     assert g.a.events["clientStatus"] == [] and g.a_out.events["clientStatus"] == []

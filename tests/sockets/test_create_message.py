@@ -19,7 +19,6 @@ from tests.sockets._message_helpers import (
     join,
     send,
     stored,
-    wait_events,
 )
 from uploads.models import Upload
 
@@ -46,7 +45,7 @@ async def test_text_message_reaches_the_room_and_acks_the_dto(scene):
 
     # Every socket in the room hears it, the sender's own included, with the ack's exact DTO.
     for client in (s.a1, s.b1):
-        assert await wait_events(client, "message", 1) == [{"chatMessage": dto}]
+        assert await client.received("message", 1) == [{"chatMessage": dto}]
     await s.a1.settle()
     for client in (s.a2, s.b2, s.c1):  # not in the room, or a stranger
         assert client.events["message"] == []
@@ -64,7 +63,7 @@ async def test_spec_example_payload_with_token_and_string_id(scene):
     }
     ack = await s.b2.call("createMessage", payload)
     assert ack["chatMessage"]["userId"] == str(s.bob.pk)
-    assert (await wait_events(s.a1, "message", 1))[0]["chatMessage"]["id"] == ack["chatMessage"]["id"]
+    assert (await s.a1.received("message", 1))[0]["chatMessage"]["id"] == ack["chatMessage"]["id"]
 
 
 async def test_header_moves_and_unread_counts_follow(scene):
@@ -91,7 +90,7 @@ async def test_media_message_with_an_uploaded_path(scene):
     )
     dto = ack["chatMessage"]
     assert (dto["message"], dto["messageType"], dto["caption"]) == (path, 2, "Look!")
-    assert (await wait_events(s.b1, "message", 1))[0]["chatMessage"] == dto
+    assert (await s.b1.received("message", 1))[0]["chatMessage"] == dto
 
 
 @pytest.mark.parametrize(
@@ -181,8 +180,8 @@ async def test_a_block_does_not_silence_a_group(scene):
     await join(s.b1, group_id)
     await join(s.c1, group_id)
     dto = await send(s.a1, group_id, "to the group")
-    assert (await wait_events(s.b1, "message", 1))[0]["chatMessage"] == dto
-    assert (await wait_events(s.c1, "message", 1))[0]["chatMessage"] == dto
+    assert (await s.b1.received("message", 1))[0]["chatMessage"] == dto
+    assert (await s.c1.received("message", 1))[0]["chatMessage"] == dto
     await s.a1.settle()
     assert s.a1.events["message"] == [] and s.a2.events["message"] == [] and s.b2.events["message"] == []
     assert header(s.carol, group_id)["unreadCount"] == 1
@@ -198,7 +197,7 @@ async def test_client_message_id_retry_returns_the_original(scene):
     bobs = await send(s.b1, s.chat_id, "same key, other user", clientMessageId="c-1")
     elsewhere = await send(s.a1, direct_chat(s.alice, s.carol), "same key, other chat", clientMessageId="c-1")
     assert len({first["id"], other_id["id"], bobs["id"], elsewhere["id"]}) == 4
-    await wait_events(s.b1, "message", 3)
+    await s.b1.received("message", 3)
     await s.b1.settle()
     assert [e["chatMessage"]["id"] for e in s.b1.events["message"]] == [first["id"], other_id["id"], bobs["id"]]
     assert len(stored(s.chat_id)) == 3
@@ -214,7 +213,7 @@ async def test_rate_limit(scene, settings):
     assert await send(s.a1, s.chat_id, "m0", clientMessageId="k0") == sent[0]
     # The limit is per user: Bob still talks.
     await send(s.b1, s.chat_id, "bob is fine")
-    await wait_events(s.b1, "message", 4)
+    await s.b1.received("message", 4)
     await s.b1.settle()
     assert len(s.b1.events["message"]) == 4
     assert len(stored(s.chat_id)) == 4
@@ -246,7 +245,7 @@ async def test_one_senders_burst_arrives_in_order_everywhere(scene, monkeypatch)
     assert [a["chatMessage"]["message"] for a in answers] == [f"n{i}" for i in range(30)]
     assert ids == sorted(ids) and len(set(ids)) == 30
     for client in (s.a1, s.b1):
-        events = await wait_events(client, "message", 30)
+        events = await client.received("message", 30)
         assert [e["chatMessage"]["message"] for e in events] == [f"n{i}" for i in range(30)]
         assert [e["chatMessage"]["id"] for e in events] == ids
 
@@ -268,7 +267,7 @@ async def test_push_hook_runs_inside_the_transaction(scene, monkeypatch):
 async def test_no_ack_errors_arrive_as_exception(scene):
     s = scene
     await s.c1.sio.emit("createMessage", {"chatHeaderId": s.chat_id, "message": "x", "messageType": 0})
-    (error,) = await wait_events(s.c1, "exception", 1)
+    (error,) = await s.c1.received("exception", 1)
     assert error["code"] == "forbidden" and error["event"] == "createMessage" and error["error"]
 
 
@@ -302,4 +301,4 @@ async def test_join_room_event_when_present(scene):
     joined = await s.b2.call("joinRoom", {"chatHeaderId": s.chat_id})
     assert joined.get("joined") is True, joined
     dto = await send(s.a1, s.chat_id, "now you see me")
-    assert (await wait_events(s.b2, "message", 1))[0]["chatMessage"] == dto
+    assert (await s.b2.received("message", 1))[0]["chatMessage"] == dto

@@ -12,7 +12,7 @@ import pytest
 
 from chat.models import ChatHeader, ChatMember, ChatMessage
 from tests.conftest import run_sync
-from tests.sockets._message_helpers import send, wait_events
+from tests.sockets._message_helpers import send
 from tests.sockets.rooms_support import direct_chat, group_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,7 @@ async def test_the_fourth_edit_is_refused_and_not_broadcast(scene, settings):
         assert (await s.a1.call("updateMessage", edit(s.chat_id, sent["id"], f"v{i}")))["message"] == f"v{i}"
     refused = await s.a1.call("updateMessage", edit(s.chat_id, sent["id"], "v4"))
     assert refused["code"] == "rate_limited", refused
-    await wait_events(s.b1, "messageUpdated", 3)
+    await s.b1.received("messageUpdated", 3)
     await s.b1.settle()
     assert [e["message"] for e in s.b1.events["messageUpdated"]] == ["v1", "v2", "v3"]
     assert run_sync(lambda: ChatMessage.objects.get(pk=sent["id"]).message) == "v3"
@@ -52,7 +52,7 @@ async def test_deletes_share_the_edit_budget(scene, settings):
     assert refused["code"] == "rate_limited"
     refused = await s.a1.call("updateMessage", edit(s.chat_id, sent[2]["id"], "no"))
     assert refused["code"] == "rate_limited"
-    await wait_events(s.b1, "messageDeleted", 2)
+    await s.b1.received("messageDeleted", 2)
     await s.b1.settle()
     assert s.b1.events["messageDeleted"] == [sent[1]["id"], sent[0]["id"]]
     assert run_sync(lambda: ChatMessage.objects.get(pk=sent[2]["id"]).is_deleted) is False
@@ -75,7 +75,7 @@ async def test_typing_flood_makes_at_most_the_budget_of_typing_events(clients, m
     # The stop of an announced typing still goes through, so "typing…" is not left on Bob's screen.
     stop = await a.call("roomTyping", {"chatHeaderId": chat_id, "isTyping": False, "name": "A"})
     assert stop["isTyping"] is False
-    assert (await wait_events(b, "typing", 21))[-1]["isTyping"] is False
+    assert (await b.received("typing", 21))[-1]["isTyping"] is False
     # A second stop has nothing left to end: it counts, and is refused.
     again = await a.call("roomTyping", {"chatHeaderId": chat_id, "isTyping": False, "name": "A"})
     assert again["code"] == "rate_limited"
@@ -92,7 +92,7 @@ async def test_reads_are_limited_and_a_refused_read_moves_nothing(scene, setting
     assert refused["code"] == "rate_limited"
     mark = run_sync(lambda: ChatMember.objects.get(chat_id=s.chat_id, user=s.bob).last_read_message_id)
     assert mark == first["id"]
-    await wait_events(s.a1, "messageRead", 2)
+    await s.a1.received("messageRead", 2)
     await s.a1.settle()
     assert len(s.a1.events["messageHasBeenRead"]) == 2 and len(s.a1.events["messageRead"]) == 2
 

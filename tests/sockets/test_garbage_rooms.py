@@ -7,7 +7,7 @@ from chat.models import ChatHeader, ChatMember
 from chat.sockets.server import sio
 from chat.state.presence import get_presence
 from tests.conftest import run_sync
-from tests.sockets.rooms_support import direct_chat, received
+from tests.sockets.rooms_support import direct_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,7 +95,7 @@ async def test_without_an_ack_invalid_comes_back_as_exception(scene):
     a, b, _ = scene
     for event in sorted(BAD):
         await a.sio.emit(event, "garbage")
-    exceptions = await received(a, "exception", len(BAD))
+    exceptions = await a.received("exception", len(BAD))
     assert sorted(e["event"] for e in exceptions) == sorted(BAD)
     assert {e["code"] for e in exceptions} == {"invalid"}
     await b.settle(0.1)

@@ -19,7 +19,6 @@ from tests.sockets.rooms_support import (
     befriend,
     direct_chat,
     group_chat,
-    received,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,10 +120,10 @@ async def test_on_member_join_reaches_the_rooms_other_sockets_only(clients, make
     joiner = await clients(alice)
     ack = await joiner.call("joinRoom", {"chatHeaderId": chat_id})
 
-    (event,) = await received(bob_in_room, "onMemberJoin")
+    (event,) = await bob_in_room.received("onMemberJoin")
     assert event == {**ack["currentMember"], "chatHeaderId": chat_id}
     # The room's other sockets include the joiner's own other tab; never the joining socket itself.
-    assert await received(alice_other_tab, "onMemberJoin") == [event]
+    assert await alice_other_tab.received("onMemberJoin") == [event]
     await joiner.settle()
     assert joiner.events["onMemberJoin"] == []
     assert carol_not_in_room.events["onMemberJoin"] == []
@@ -196,7 +195,7 @@ async def test_without_ack_an_error_comes_back_as_exception(clients, make_user):
     alice = make_user("Alice")
     a = await clients(alice)
     await a.sio.emit("joinRoom", {"chatHeaderId": 999})
-    (exc,) = await received(a, "exception")
+    (exc,) = await a.received("exception")
     assert exc == {"error": exc["error"], "code": "forbidden", "event": "joinRoom"}
 
 

@@ -6,7 +6,7 @@ from chat.events import chat_room
 from chat.sockets.server import sio
 from chat.state.presence import get_presence
 from chat.tokens import issue_token
-from tests.sockets.rooms_support import direct_chat, group_chat, received
+from tests.sockets.rooms_support import direct_chat, group_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +54,7 @@ async def test_viewing_is_per_socket(clients, make_user):
     await laptop.call("leaveRoom", {"chatHeaderId": chat_id})
     assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}  # the phone still looks at it
     await b.call("roomTyping", typing(chat_id))
-    await received(phone, "typing")
+    await phone.received("typing")
     await laptop.settle()
     assert laptop.events["typing"] == []
 
@@ -67,7 +67,7 @@ async def test_leaving_stops_the_typing_it_announced(clients, make_user):
     await b.call("joinRoom", {"chatHeaderId": chat_id})
     await a.call("roomTyping", typing(chat_id, True))
     await a.call("leaveRoom", {"chatHeaderId": chat_id})
-    events = await received(b, "typing", 2)
+    events = await b.received("typing", 2)
     assert [e["isTyping"] for e in events] == [True, False]
     assert events[1] == {"name": "Alice", "isTyping": False, "chatHeaderId": chat_id, "userId": str(alice.pk)}
 

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from chat.models import ChatMember
 from tests.conftest import run_sync
-from tests.sockets._message_helpers import direct_chat, header, send, wait_events
+from tests.sockets._message_helpers import direct_chat, header, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,8 +25,8 @@ async def test_spec_example_marks_read_and_tells_the_room(scene):
     # The spec's one argument, the chat id; then the details in `messageRead` (CONTRACT §5).
     detail = {"chatHeaderId": s.chat_id, "userId": str(s.bob.pk), "lastReadMessageId": sent[-1]["id"]}
     for client in (s.a1, s.b1):
-        assert await wait_events(client, "messageHasBeenRead", 1) == [s.chat_id]
-        assert await wait_events(client, "messageRead", 1) == [detail]
+        assert await client.received("messageHasBeenRead", 1) == [s.chat_id]
+        assert await client.received("messageRead", 1) == [detail]
     await s.a1.settle()
     for client in (s.a2, s.b2, s.c1):
         assert client.events["messageHasBeenRead"] == [] and client.events["messageRead"] == []

@@ -6,7 +6,7 @@ import pytest
 
 from chat.models import ChatHeader, ChatMessage
 from tests.conftest import run_sync
-from tests.sockets._message_helpers import direct_chat, header, send, stored, wait_events
+from tests.sockets._message_helpers import direct_chat, header, send, stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +19,7 @@ async def test_single_id_soft_deletes_and_tells_the_room(scene):
     assert ack == {"deletedIds": [doomed["id"]]}
     # One argument, the id (the test client would list several arguments).
     for client in (s.a1, s.b1):
-        assert await wait_events(client, "messageDeleted", 1) == [doomed["id"]]
+        assert await client.received("messageDeleted", 1) == [doomed["id"]]
     await s.a1.settle()
     for client in (s.a2, s.b2, s.c1):
         assert client.events["messageDeleted"] == []
@@ -36,7 +36,7 @@ async def test_ids_win_over_id_and_each_is_announced(scene):
     ids = [sent[2]["id"], sent[0]["id"], sent[3]["id"]]
     ack = await s.a1.call("removeMessage", {"ids": [*ids, ids[0]], "id": sent[1]["id"], "chatHeaderId": s.chat_id})
     assert ack == {"deletedIds": ids}
-    events = await wait_events(s.b1, "messageDeleted", 3)
+    events = await s.b1.received("messageDeleted", 3)
     assert events == ids
     assert [m.id for m in stored(s.chat_id, is_deleted=False)] == [sent[1]["id"]]
     assert header(s.alice, s.chat_id)["lastMessage"]["id"] == sent[1]["id"]
@@ -85,6 +85,6 @@ async def test_retrying_a_delete_succeeds_without_a_second_announcement(scene):
     first = await s.a1.call("removeMessage", {"id": sent["id"], "chatHeaderId": s.chat_id})
     again = await s.a1.call("removeMessage", {"id": sent["id"], "chatHeaderId": s.chat_id})
     assert first == again == {"deletedIds": [sent["id"]]}
-    await wait_events(s.b1, "messageDeleted", 1)
+    await s.b1.received("messageDeleted", 1)
     await s.b1.settle()
     assert len(s.b1.events["messageDeleted"]) == 1

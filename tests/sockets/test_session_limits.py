@@ -15,11 +15,11 @@ from tests.sockets._message_helpers import direct_chat
 
 
 async def wait_disconnected(client, timeout: float = 3) -> bool:
-    for _ in range(int(timeout / 0.02)):
-        if not client.sio.connected:
-            return True
-        await asyncio.sleep(0.02)
-    return False
+    """Whether the server disconnects `client` within `timeout` (`Client.until`: no polling)."""
+    try:
+        return await client.until(lambda: client.closed, timeout=timeout, what="the disconnect")
+    except AssertionError:
+        return False
 
 
 async def test_an_expired_socket_is_unauthorized_then_disconnected(clients, make_user, settings):

@@ -37,13 +37,6 @@ async def _serve(redis_url: str, channel: str):
     return sio, server, task, f"http://127.0.0.1:{port}"
 
 
-async def _until(condition, timeout: float = 5) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_skip_list_is_honoured_on_every_worker(redis_url):
     channel = f"test-skip-{uuid.uuid4().hex[:8]}"
     servers = [await _serve(redis_url, channel) for _ in range(2)]
@@ -61,7 +54,8 @@ async def test_a_skip_list_is_honoured_on_every_worker(redis_url):
         writer = socketio.RedisManager(redis_url, channel=channel, write_only=True)
         writer.emit("typing", {"n": 2}, namespace="/", room="chat:1", skip_sid=skip)
 
-        await _until(lambda: len(on_a_kept.events["typing"]) == 2 and len(on_b_kept.events["typing"]) == 2)
+        for kept in (on_a_kept, on_b_kept):
+            await kept.received("typing", 2, timeout=5)
         await asyncio.sleep(0.3)
         assert on_a_kept.events["typing"] == on_b_kept.events["typing"] == [{"n": 1}, {"n": 2}]
         assert on_a_skipped.events["typing"] == [] and on_b_skipped.events["typing"] == []

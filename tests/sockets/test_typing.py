@@ -5,7 +5,7 @@ import pytest
 from chat.models import FriendshipStatus, User
 from chat.tokens import issue_token
 from tests.conftest import run_sync
-from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received
+from tests.sockets.rooms_support import befriend, direct_chat, group_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,8 +25,8 @@ async def test_typing_reaches_the_rooms_other_sockets_with_the_stored_name(clien
     ack = await typer.call("roomTyping", typing(chat_id, name="Mallory"))
     expected = {"name": "Alice", "isTyping": True, "chatHeaderId": chat_id, "userId": str(alice.pk)}
     assert ack == expected
-    assert await received(bob_in_room, "typing") == [expected]
-    assert await received(alice_other_tab, "typing") == [expected]  # another socket in the room
+    assert await bob_in_room.received("typing") == [expected]
+    assert await alice_other_tab.received("typing") == [expected]  # another socket in the room
     await typer.settle()
     assert typer.events["typing"] == []
     assert carol_not_in_room.events["typing"] == []
@@ -39,7 +39,7 @@ async def test_member_who_has_not_joined_may_type(clients, make_user):
     a, b = await clients(alice), await clients(bob)
     await b.call("joinRoom", {"chatHeaderId": chat_id})
     await a.call("roomTyping", typing(chat_id))
-    assert (await received(b, "typing"))[0]["userId"] == str(alice.pk)
+    assert (await b.received("typing"))[0]["userId"] == str(alice.pk)
 
 
 async def test_name_follows_the_stored_display_name(clients, make_user):
@@ -57,7 +57,7 @@ async def test_start_and_stop_arrive_in_order(clients, make_user):
     await b.call("joinRoom", {"chatHeaderId": chat_id})
     for i in range(10):
         await a.sio.emit("roomTyping", typing(chat_id, i % 2 == 0))  # no ack: fired back to back
-    events = await received(b, "typing", 10)
+    events = await b.received("typing", 10)
     assert [e["isTyping"] for e in events] == [i % 2 == 0 for i in range(10)]
 
 
@@ -73,11 +73,11 @@ async def test_disconnect_stops_the_typing_it_announced(clients, make_user):
     await a.call("roomTyping", typing(third, True))
     await a.call("roomTyping", typing(third, False))
     await other_tab.call("roomTyping", typing(first, True))  # the other tab's typing is its own
-    await received(b, "typing", 5)
+    await b.received("typing", 5)
     b.events["typing"].clear()
 
     await a.disconnect()
-    stops = await received(b, "typing", 2)
+    stops = await b.received("typing", 2)
     assert sorted((e["chatHeaderId"], e["isTyping"], e["name"]) for e in stops) == [
         (first, False, "Alice"),
         (second, False, "Alice"),
@@ -117,7 +117,7 @@ async def test_typing_across_a_block_is_blocked(clients, make_user):
     await c.call("joinRoom", {"chatHeaderId": group_id})
     ack = await a.call("roomTyping", typing(group_id))
     assert ack["chatHeaderId"] == group_id
-    (event,) = await received(c, "typing")
+    (event,) = await c.received("typing")
     assert event == ack
     await b.settle()
     assert b.events["typing"] == []
@@ -133,7 +133,7 @@ async def test_unverified_socket_must_be_verified(clients, make_user):
     assert b.events["typing"] == []
     ack = await a.call("roomTyping", {**typing(chat_id), "accessToken": issue_token(alice.pk)})
     assert ack["userId"] == str(alice.pk)
-    await received(b, "typing")
+    await b.received("typing")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from tests.sockets._message_helpers import (
     direct_chat,
     header,
     send,
-    wait_events,
 )
 from uploads.models import Upload
 
@@ -32,7 +31,7 @@ async def test_author_edits_text_and_the_room_hears_it(scene):
         k: v for k, v in sent.items() if k not in {"message", "isEdited", "lastModificationTime"}
     }
     for client in (s.a1, s.b1):
-        assert await wait_events(client, "messageUpdated", 1) == [ack]
+        assert await client.received("messageUpdated", 1) == [ack]
     await s.a1.settle()
     for client in (s.a2, s.b2, s.c1):
         assert client.events["messageUpdated"] == []
