@@ -143,6 +143,7 @@ async def test_group_endpoints_hide_presence_and_additions_across_a_block(chat_s
     assert b.events["onMemberJoin"] == []
 
     # Alice, who blocked Bob, never sees him online in a group answer.
+    # A second admin: no service makes one (only the last admin's leaving passes the role on).
     run_sync(lambda: ChatMember.objects.filter(chat_id=gid, user=alice).update(is_admin=True))
     members_url = f"/api/chat/groups/{gid}/members"
     seen = data(await rest(chat_server, alice, "POST", members_url, json={"userIds": [str(carol.pk)]}))  # no-op

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from chat.models import ChatHeader, Friendship, User
+from chat.services.users import user_deactivate
 from chat.tokens import issue_token
 from tests.api.helpers import error, ok
 
@@ -88,7 +89,7 @@ def test_malformed_ids_stay_invalid(api, alice):
 
 def test_a_deactivated_user_is_no_placeholder(api, alice, make_user):
     gone = make_user("Gone")
-    User.objects.filter(pk=gone.pk).update(is_active=False)
+    user_deactivate(user_id=gone.pk)
     error(header(api, alice, gone.pk), 404, "not_found")
     error(api(alice).post("/api/friendships", {"userId": str(gone.pk)}, format="json"), 404, "not_found")
 

@@ -44,6 +44,8 @@ def test_count_follows_sends_deletes_moderation_and_purges(make_user):
 
 
 def test_refresh_recounts_rows_written_around_the_services(make_user):
+    # Rows written straight into the table on purpose: the refresh exists for them (an import, a
+    # repair by hand), and no service leaves a count stale.
     alice, bob = make_user("Alice"), make_user("Bob")
     chat, _ = chat_direct_get_or_create(user=alice, other=bob)
     ChatMessage.objects.bulk_create([ChatMessage(chat=chat, sender=alice, message=str(i)) for i in range(4)])

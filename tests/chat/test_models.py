@@ -1,4 +1,8 @@
-"""The database itself refuses what must never exist (issue: data model)."""
+"""The database itself refuses what must never exist (issue: data model).
+
+Rows are written with the ORM on purpose: the services never try to write these, so only a direct
+write shows that the constraints themselves hold.
+"""
 
 import pytest
 from django.db import IntegrityError, transaction

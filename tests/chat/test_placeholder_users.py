@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from chat.models import User
-from chat.services.users import user_get_or_placeholder, users_get_or_placeholder
+from chat.services.users import user_deactivate, user_get_or_placeholder, users_get_or_placeholder
 from chat.tokens import TokenClaims, authenticate_token, issue_token, user_for_claims
 
 
@@ -45,7 +45,7 @@ def test_off_malformed_and_deactivated_give_none(settings, make_user):
     assert user_get_or_placeholder(user_id="not-a-guid") is None
     assert user_get_or_placeholder(user_id=None) is None
     gone = make_user("Gone")
-    User.objects.filter(pk=gone.pk).update(is_active=False)
+    user_deactivate(user_id=gone.pk)
     assert user_get_or_placeholder(user_id=gone.pk) is None
     settings.CHAT_PROVISION_REFERENCED_USERS = False
     assert user_get_or_placeholder(user_id=uuid.uuid4()) is None

@@ -17,6 +17,7 @@ from rest_framework.test import APIRequestFactory
 from chat.authentication import BearerTokenAuthentication
 from chat.errors import Unauthorized
 from chat.models import User
+from chat.services.users import user_deactivate
 from chat.tokens import ASPNET_NAME_ID, authenticate_token, issue_token
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,7 @@ def test_refused_tokens(make_user, make_token, reason):
 
 def test_inactive_user_is_refused(make_user):
     alice = make_user("Alice")
-    User.objects.filter(pk=alice.pk).update(is_active=False)
+    user_deactivate(user_id=alice.pk)
     with pytest.raises(Unauthorized, match="disabled"):
         authenticate_token(issue_token(alice.pk))
 

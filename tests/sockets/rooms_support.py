@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from django.utils import timezone
-
 from chat.models import Friendship, FriendshipStatus, MessageType
 from chat.services import friendships
 from chat.services.groups import group_create
-from chat.services.messages import message_create
+from chat.services.messages import message_create, message_remove
 from tests.conftest import run_sync
 from tests.sockets._message_helpers import (
     MESSAGE_DTO_KEYS,
@@ -56,7 +54,8 @@ def send(user, chat_id: int, text: str = "hello"):
 
 
 def delete_message(message) -> None:
-    run_sync(lambda: type(message).objects.filter(pk=message.pk).update(is_deleted=True, deletion_time=timezone.now()))
+    """Its author deletes it, as removeMessage does (the chat header's count and last message follow)."""
+    run_sync(message_remove, user=message.sender, chat_id=message.chat_id, message_ids=[message.pk])
 
 
 async def received(client, event: str, count: int = 1, timeout: float = 3) -> list:

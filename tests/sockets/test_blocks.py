@@ -13,8 +13,9 @@ from types import SimpleNamespace
 import pytest
 
 from chat.models import ChatHeader, ChatMessage, FriendshipStatus
+from chat.services.friendships import friendship_delete
 from tests.conftest import run_sync
-from tests.sockets.rooms_support import befriend, direct_chat, group_chat
+from tests.sockets.rooms_support import befriend, direct_chat, group_chat, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -179,10 +180,11 @@ async def test_the_blocked_user_cannot_edit_earlier_messages(pair):
     p = pair
     ack = await p.a.call("updateMessage", {"id": p.old["id"], "chatHeaderId": p.chat_id, "message": "edited"})
     assert ack["code"] == "blocked", ack
-    # Either side: the blocker cannot edit into the blocked user's chat either.
-    mine = run_sync(
-        lambda: ChatMessage.objects.create(chat_id=p.chat_id, sender=p.bob, message="bob's", message_type=0).pk
-    )
+    # Either side: the blocker cannot edit into the blocked user's chat either. Bob's message is from a
+    # moment when he had lifted the block (nobody sends across one).
+    run_sync(friendship_delete, user=p.bob, other=p.alice)
+    mine = send(p.bob, p.chat_id, "bob's").pk
+    befriend(p.bob, p.alice, FriendshipStatus.BLOCKED)
     ack = await p.b.call("updateMessage", {"id": mine, "chatHeaderId": p.chat_id, "message": "edited"})
     assert ack["code"] == "blocked", ack
     await p.b.settle()

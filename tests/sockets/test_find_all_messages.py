@@ -5,11 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
 
-from chat.models import ChatMessage
+from chat.models import ChatMessage, MessageType
 from chat.selectors.messages import message_page
-from chat.services.chats import chat_direct_get_or_create, chat_message_counts_refresh
+from chat.services.chats import chat_direct_get_or_create
+from chat.services.messages import message_create
 from chat.tokens import issue_token
 from tests.conftest import run_sync
 from tests.sockets._message_helpers import assert_message_dto, direct_chat, send
@@ -18,16 +18,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def fill(chat_id: int, senders: list, count: int) -> list[int]:
-    """`count` messages alternating between `senders`, oldest first; their ids."""
+    """`count` messages alternating between `senders`, oldest first, sent through the service; their ids."""
 
     def make():
-        now = timezone.now()
-        rows = [
-            ChatMessage(chat_id=chat_id, sender=senders[i % len(senders)], message=f"m{i}", creation_time=now)
-            for i in range(count)
-        ]
-        ChatMessage.objects.bulk_create(rows)
-        chat_message_counts_refresh(chat_ids=[chat_id])  # rows written around the services
+        for i in range(count):
+            message_create(
+                sender=senders[i % len(senders)], chat_id=chat_id, message_type=MessageType.TEXT, text=f"m{i}"
+            )
         return list(ChatMessage.objects.filter(chat_id=chat_id).order_by("id").values_list("id", flat=True))
 
     return run_sync(make)

@@ -2,9 +2,8 @@
 
 import pytest
 
-from chat.models import FriendshipStatus, User
+from chat.models import FriendshipStatus
 from chat.tokens import issue_token
-from tests.conftest import run_sync
 from tests.sockets.rooms_support import befriend, direct_chat, group_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +45,7 @@ async def test_name_follows_the_stored_display_name(clients, make_user):
     alice, bob = make_user("Alice"), make_user("Bob")
     chat_id = direct_chat(alice, bob)
     a = await clients(alice)
-    run_sync(lambda: User.objects.filter(pk=alice.pk).update(name="Alice Liddell"))
+    make_user("Alice Liddell", id=alice.pk)  # her next token, from another device, carries a new name
     assert (await a.call("roomTyping", typing(chat_id)))["name"] == "Alice Liddell"
 
 

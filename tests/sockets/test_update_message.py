@@ -12,7 +12,6 @@ from tests.sockets._message_helpers import (
     header,
     send,
 )
-from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,10 +46,9 @@ async def test_caption_left_out_is_kept(scene):
     assert (ack["message"], ack["caption"]) == ("new", "keep me")
 
 
-async def test_media_changes_caption_only(scene):
+async def test_media_changes_caption_only(scene, uploaded):
     s = scene
-    path = "/uploads/chat-messages/videos/v.mp4"
-    run_sync(Upload.objects.create, uploader=s.alice, message_type=4, path=path, storage_name=path, size=1)
+    path = uploaded(s.alice, 4)
     sent = await send(s.a1, s.chat_id, path, messageType=4, caption="old")
     ack = await s.a1.call(
         "updateMessage", {"id": sent["id"], "message": path, "chatHeaderId": s.chat_id, "caption": "Watch this!"}

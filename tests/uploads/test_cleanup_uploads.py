@@ -10,8 +10,8 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from chat.models import ChatMessage
 from chat.services.chats import chat_direct_get_or_create
+from chat.services.messages import message_create, message_remove
 from tests.uploads import files
 from tests.uploads.helpers import uploaded
 from uploads.models import Upload
@@ -28,10 +28,16 @@ def test_unreferenced_uploads_are_deleted(api, make_user):
     orphan = uploaded(client, files.png(), "a.png", 2)
     fresh = uploaded(client, b"fresh", "b.txt", 3)
     chat, _ = chat_direct_get_or_create(user=alice, other=bob)
-    ChatMessage.objects.create(chat=chat, sender=alice, message_type=1, message=used)
-    ChatMessage.objects.create(chat=chat, sender=alice, message_type=3, message=used_by_deleted, is_deleted=True)
+
+    def sent(message_type, text):
+        return message_create(sender=alice, chat_id=chat.pk, message_type=message_type, text=text)[0]
+
+    sent(1, used)
+    deleted = sent(3, used_by_deleted)
+    message_remove(user=alice, chat_id=chat.pk, message_ids=[deleted.pk])
     # The same path in a message of another type does not count.
-    ChatMessage.objects.create(chat=chat, sender=alice, message_type=0, message=orphan)
+    sent(0, orphan)
+    # Uploaded two days ago: no service uploads in the past, and the cleanup spares fresh uploads.
     Upload.objects.exclude(path=fresh).update(creation_time=timezone.now() - timedelta(days=2))
 
     out = StringIO()

@@ -13,9 +13,10 @@ import pytest
 from django.db import connection, transaction
 
 from chat.errors import Invalid
-from chat.models import ChatMember, ChatMessage
+from chat.models import ChatMessage
 from chat.services import messages as message_services
 from chat.services.chats import chat_direct_get_or_create
+from chat.services.groups import group_member_remove
 from chat.services.moderation import messages_moderate_restore, messages_purge_deleted
 from tests.conftest import run_sync
 from tests.sockets._message_helpers import group_chat, join, stored
@@ -113,11 +114,12 @@ def test_a_member_who_left_a_group_cannot_forward_from_it(api, make_user):
     path = uploaded(api(alice), files.png(), "a.png", 2)
     message_services.message_create(sender=alice, chat_id=group, message_type=2, text=path)
     elsewhere, _ = chat_direct_get_or_create(user=bob, other=make_user("Carol"))
-    send(bob, elsewhere, path)  # a member: fine
-    ChatMember.objects.filter(chat_id=group, user=bob).delete()
+    first = send(bob, elsewhere, path)  # a member: fine
+    group_member_remove(actor=bob, chat_id=group, user_id=bob.pk)
     # Bob's own forward is still visible in `elsewhere`, so he may forward again from there.
-    send(bob, elsewhere, path)
-    ChatMessage.objects.filter(chat=elsewhere).update(is_deleted=True)
+    second = send(bob, elsewhere, path)
+    remove(bob, first)
+    remove(bob, second)
     with pytest.raises(Invalid):
         send(bob, elsewhere, path)
 
@@ -181,6 +183,7 @@ def test_the_migration_marks_uploads_that_messages_carry_as_sent(api, people):
     alice, _bob, _carol, _dave, ab, *_ = people
     path = uploaded(api(alice), files.png(), "a.png", 2)
     fresh = uploaded(api(alice), files.png(), "b.png", 2)
+    # A row as it was before the migration: sending through the service would already mark it sent.
     ChatMessage.objects.create(chat=ab, sender=alice, message_type=2, message=path, is_deleted=True)
     migration = import_module("uploads.migrations.0002_upload_sent_time")
     migration.mark_sent(apps, None)
@@ -241,10 +244,9 @@ def _serving_sql(storage_name: str):
 # --- through a real server and client ------------------------------------------------------------
 
 
-async def test_create_message_refuses_another_users_upload_over_a_socket(clients, make_user):
+async def test_create_message_refuses_another_users_upload_over_a_socket(api, clients, make_user):
     alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
-    path = "/uploads/chat-messages/images/aliceaaaaaaaaaaa.webp"
-    run_sync(Upload.objects.create, uploader=alice, message_type=2, path=path, storage_name=path, size=1)
+    path = run_sync(uploaded, api(alice), files.png(), "a.png", 2)
     ab, _ = run_sync(chat_direct_get_or_create, user=alice, other=bob)
     bc, _ = run_sync(chat_direct_get_or_create, user=bob, other=carol)
     a, b = await clients(alice), await clients(bob)
