@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# A message was stored. Arguments: `message` (ChatMessage, with `sender` loaded).
+# A message was stored. Arguments: `message` (ChatMessage, with `sender` loaded), `viewing_user_ids`
+# (frozenset of user ids: who was viewing the chat, asked of presence before the transaction).
 message_stored = Signal()
 
 # A member read a chat up to a message. Arguments: `user`, `chat_id`, `last_read_message_id` (or None).

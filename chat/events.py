@@ -9,6 +9,11 @@ Outside the server process (a management command, the push worker) there is no l
 `REDIS_URL` set the emit goes through a write-only Redis manager and reaches the sockets of every
 worker, without it there is nobody to tell and the event is dropped with a debug line.
 `disconnect_user_sockets()` reaches a user's sockets the same three ways.
+
+An event hidden from some users (a block, CONTRACT §11) skips their sockets, which presence (chat.state)
+names on the loop at emit time: never from the ORM's thread, never while a transaction is open. That
+lookup may wait on Redis, so emits to one room keep their order: each begins only after the room's
+previous emit has begun, while emits to other rooms go on meanwhile.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+
+from chat.state.store import get_state
 
 logger = logging.getLogger("chat.events")
 
@@ -41,6 +48,8 @@ class _Bridge:
         self._external_server_instance = None
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task] = set()
+        # room -> a future resolved when the room's latest scheduled emit has begun (emits keep their order).
+        self._room_turn: dict[str, asyncio.Future] = {}
 
     def attach(self, sio, loop: asyncio.AbstractEventLoop) -> None:
         self.sio = sio
@@ -77,8 +86,9 @@ class _Bridge:
                 self._external_server_instance = socketio.Server(client_manager=manager)
             return self._external_server_instance
 
-    def run(self, factory: Callable[[], Awaitable], description: str) -> None:
-        """Run a coroutine on the server loop, from any thread, in call order."""
+    def run(self, factory: Callable[[], Awaitable], description: str, *, direct: bool = False) -> None:
+        """Run a coroutine on the server loop, from any thread, in call order (`direct`: `factory` is
+        a plain function to call on the loop, which spawns what it needs)."""
         loop = self.loop
         if loop is None or loop.is_closed():
             logger.debug("no socket server in this process; dropped %s", description)
@@ -87,10 +97,11 @@ class _Bridge:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        call = factory if direct else partial(self._spawn, factory, description)
         if running is loop:
-            self._spawn(factory, description)
+            call()
         else:
-            loop.call_soon_threadsafe(self._spawn, factory, description)
+            loop.call_soon_threadsafe(call)
 
     def _spawn(self, factory: Callable[[], Awaitable], description: str) -> None:
         task = self.loop.create_task(self._guard(factory, description))
@@ -104,15 +115,52 @@ class _Bridge:
         except Exception:
             logger.exception("failed to deliver %s", description)
 
-    def emit(self, event: str, data, *, room: str, skip_sid=None) -> None:
+    def emit(self, event: str, data, *, room: str, skip_sid=None, hidden_user_ids: Iterable = ()) -> None:
+        """Emit `event` to `room` from any thread, skipping `skip_sid` and the sockets of `hidden_user_ids`."""
+        hidden = tuple(str(u) for u in hidden_user_ids)
         if self.loop is not None and not self.loop.is_closed():
-            self.run(partial(self.sio.emit, event, data, room=room, skip_sid=skip_sid), f"{event} to {room}")
+            self.run(
+                partial(self._schedule_in_room, event, data, room, skip_sid, hidden), f"{event} to {room}", direct=True
+            )
             return
         external = self._external_manager()
         if external is not None:
+            if hidden:
+                # No loop of ours in this process: ask presence on a loop of this call's own.
+                skip_sid = asyncio.run(_skip_list(skip_sid, hidden))
             external.emit(event, data, namespace="/", room=room, skip_sid=skip_sid)
         else:
             logger.debug("no socket server reachable; dropped %s to %s", event, room)
+
+    def _schedule_in_room(self, event: str, data, room: str, skip_sid, hidden: tuple[str, ...]) -> None:
+        """On the loop: the emit's task, after the room's previous emit in the order of this call."""
+        previous = self._room_turn.get(room)
+        turn = self.loop.create_future()
+        self._room_turn[room] = turn
+        turn.add_done_callback(partial(self._turn_over, room))
+        self._spawn(
+            partial(self._emit_in_turn, event, data, room, skip_sid, hidden, previous, turn), f"{event} to {room}"
+        )
+
+    def _turn_over(self, room: str, turn: asyncio.Future) -> None:
+        if self._room_turn.get(room) is turn:
+            del self._room_turn[room]
+
+    async def _emit_in_turn(self, event, data, room, skip_sid, hidden, previous, turn: asyncio.Future) -> None:
+        try:
+            try:
+                if hidden:
+                    skip_sid = await _skip_list(skip_sid, hidden)
+            finally:
+                if previous is not None and not previous.done():
+                    await asyncio.shield(previous)
+        except BaseException:
+            turn.set_result(None)
+            raise
+        # Resolved right before the emit starts: python-socketio queues the packets before it first
+        # yields, so the next emit in this room cannot overtake this one.
+        turn.set_result(None)
+        await self.sio.emit(event, data, room=room, skip_sid=skip_sid)
 
     def disconnect_user(self, user_id) -> None:
         user_id = str(user_id)
@@ -123,29 +171,43 @@ class _Bridge:
         if server is None:
             logger.debug("no socket server reachable; dropped the disconnect of the sockets of %s", user_id)
             return
-        from chat.state.presence import get_presence
-
         # With REDIS_URL presence is in Redis too: it knows the user's sockets on every worker and host.
-        for sid in get_presence().user_sids(user_id):
+        # No loop of ours in this process: ask it on a loop of this call's own.
+        for sid in asyncio.run(get_state().presence.user_sids(user_id)):
             server.disconnect(sid, namespace="/")
 
     async def _disconnect_on_loop(self, user_id: str) -> None:
-        from chat.state.presence import get_presence
-
         # This process's sockets in the user's room, and (with Redis) those presence knows elsewhere:
         # `sio.disconnect()` publishes the request for a socket that is not here.
         sids = {sid for sid, _eio_sid in self.sio.manager.get_participants("/", user_room(user_id))}
-        sids.update(get_presence().user_sids(user_id))
+        sids.update(await get_state().presence.user_sids(user_id))
         for sid in sids:
             await self.sio.disconnect(sid, namespace="/")
+
+
+async def _skip_list(skip_sid: str | None, hidden_user_ids: Iterable) -> str | list[str] | None:
+    """`skip_sid` plus every socket of the hidden users, as python-socketio's `skip_sid` takes it (a
+    list travels in the Redis manager's message too, and every worker skips its own sockets on it)."""
+    sids = list(await get_state().presence.sids_of_users(hidden_user_ids))
+    if not sids:
+        return skip_sid
+    if skip_sid is not None:
+        sids.append(skip_sid)
+    return sids
 
 
 bridge = _Bridge()
 
 
-def publish(event: str, data, *, room: str, skip_sid=None) -> None:
-    """Emit `event` to `room` once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(partial(bridge.emit, event, data, room=room, skip_sid=skip_sid), robust=True)
+def publish(event: str, data, *, room: str, skip_sid=None, hidden_user_ids: Iterable = ()) -> None:
+    """Emit `event` to `room` once the current transaction commits (at once outside a transaction),
+    skipping `skip_sid` and the sockets of `hidden_user_ids` (looked up on the loop, at emit time)."""
+    hidden = tuple(hidden_user_ids)
+    if hidden:
+        emit = partial(bridge.emit, event, data, room=room, skip_sid=skip_sid, hidden_user_ids=hidden)
+    else:
+        emit = partial(bridge.emit, event, data, room=room, skip_sid=skip_sid)
+    transaction.on_commit(emit, robust=True)
 
 
 def after_commit(factory: Callable[[], Awaitable], description: str) -> None:

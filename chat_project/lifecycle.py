@@ -1,6 +1,7 @@
 """Start-up and shut-down of a server process (ASGI lifespan): every step, in order, in one place.
 
-Start: the garbage collector tuned, the bridge from ORM threads to the loop attached, presence
+Start: the garbage collector tuned, the bridge from ORM threads to the loop attached, the state layer
+(presence, viewing, rate limits) opened on this loop (its one Redis connection pool), presence
 heartbeats (and the reaping of dead hosts) running, the in-process push delivery loop running.
 Shut-down undoes them in reverse order.
 """
@@ -17,6 +18,7 @@ from chat.sockets import (
     presence_upkeep,
 )
 from chat.sockets.server import sio
+from chat.state.store import close_state, open_state
 from notifications import in_process
 
 logger = logging.getLogger("chat.sockets")
@@ -25,6 +27,7 @@ logger = logging.getLogger("chat.sockets")
 async def startup() -> None:
     _tune_garbage_collector()
     bridge.attach(sio, asyncio.get_running_loop())
+    await open_state()
     await presence_upkeep.start()
     await in_process.start_delivery()
 
@@ -43,7 +46,7 @@ def _tune_garbage_collector() -> None:
 
 
 async def shutdown() -> None:
-    for step in (in_process.stop_delivery, presence_upkeep.stop):
+    for step in (in_process.stop_delivery, presence_upkeep.stop, close_state):
         try:
             await step()
         except Exception:

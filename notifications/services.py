@@ -15,7 +15,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, User, direct_pair_key
-from chat.state.presence import get_presence
 from notifications import content
 from notifications.models import Device, Push, PushKind, PushState
 
@@ -37,16 +36,18 @@ def _blocked_with(sender_id, user_ids: set[str]) -> set[str]:
     return {str(uid) for pair in blocked for uid in pair}
 
 
-def message_created(*, message) -> None:
+def message_created(*, message, viewing_user_ids: frozenset[str] = frozenset()) -> None:
     """A message was stored (called inside the creating transaction): queue pushes for it.
 
-    One `Push` row per device of each recipient (see `_queue_message_pushes`). Title, body and data are
+    One `Push` row per device of each recipient (see `_queue_message_pushes`). `viewing_user_ids`: who
+    was viewing the chat, as the sender's transport asked presence before the transaction (nothing
+    here asks presence: never from the ORM's thread, never while the write lock is held). Title, body and data are
     fixed now; the badge (the recipient's unread total) is counted when the push is sent. A failure
     here is logged and never undoes the message: pushes are secondary to delivering the chat.
     """
     try:
         with transaction.atomic():
-            _queue_message_pushes(message)
+            _queue_message_pushes(message, viewing_user_ids)
     except Exception:
         logger.exception("could not queue pushes for message %s", getattr(message, "pk", None))
 
@@ -80,7 +81,7 @@ def _member_devices(*, chat_id: int, sender_id) -> list[Device]:
     ]
 
 
-def _queue_message_pushes(message: ChatMessage) -> None:
+def _queue_message_pushes(message: ChatMessage, viewing_user_ids: frozenset[str]) -> None:
     """Who gets a push: the chat's other active members with a device and no socket viewing the chat.
 
     Viewing is per socket and shared by every worker (presence): a user whose phone has `joinRoom`ed
@@ -92,7 +93,7 @@ def _queue_message_pushes(message: ChatMessage) -> None:
     devices = _member_devices(chat_id=message.chat_id, sender_id=message.sender_id)
     if not devices:
         return
-    recipients = {str(d.user_id) for d in devices} - get_presence().viewing_user_ids(message.chat_id)
+    recipients = {str(d.user_id) for d in devices} - viewing_user_ids
     if not recipients:
         return
     chat = message.chat

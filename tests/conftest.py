@@ -161,11 +161,13 @@ def live_server_session(django_db_setup, django_db_blocker):
 @pytest.fixture
 def chat_server(live_server_session, transactional_db):
     """A running server and a database its threads can see (committed, flushed after the test)."""
-    from chat.state.presence import get_presence
+    from asgiref.sync import async_to_sync
 
-    get_presence().reset()
+    from chat.state.store import get_state
+
+    async_to_sync(get_state().reset)()
     yield live_server_session
-    get_presence().reset()
+    async_to_sync(get_state().reset)()
 
 
 # --- socket clients ------------------------------------------------------------------------------

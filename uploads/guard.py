@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from chat.errors import ApplicationError, RateLimited, Unauthorized, error_envelope
@@ -148,8 +147,7 @@ class UploadGuard:
     @staticmethod
     async def _rate_limited(user_id) -> Answer | None:
         try:
-            # Not in the ORM's thread: with REDIS_URL the limiter blocks on the network.
-            await sync_to_async(check_rate, thread_sensitive=False)(user_id=user_id, action="upload")
+            await check_rate(user_id=user_id, action="upload")  # the async state layer, on this loop
         except RateLimited as exc:
             return _error(429, exc)
         return None

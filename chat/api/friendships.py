@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from chat.errors import success_envelope
 from chat.selectors.chats import user_get
 from chat.selectors.friendships import friendship_dto_for, friendship_list_for_user
 from chat.services import friendships as services
+from chat.state.ratelimit import check_rate
 
 FriendshipEnvelope = envelope("FriendshipResponse", FriendshipDto())
 
@@ -42,6 +44,8 @@ class FriendshipListView(APIView):
     )
     def post(self, request):
         data = parsed(FriendshipRequestInput, request.data)
+        # The async state layer, outside any transaction; a refused request writes nothing.
+        async_to_sync(check_rate)(user_id=request.user.pk, action="friendRequest")
         friendship, changed = services.friendship_request_to(user=request.user, other_id=data["userId"])
         created = changed and friendship.status == 0
         return Response(

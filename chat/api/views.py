@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from asgiref.sync import async_to_sync
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -16,6 +17,8 @@ from chat.errors import Forbidden, Invalid, success_envelope
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_open
 from chat.services.groups import group_create, group_member_remove, group_members_add
+from chat.state.ratelimit import check_rate, rate_allows, rate_hit
+from chat.state.reads import with_presence
 from chat.validation import MAX_ID, parse_user_id
 
 
@@ -61,8 +64,14 @@ class ChatHeaderView(APIView):
         if ids[0] == ids[1]:
             raise Invalid("user2Id: you cannot start a chat with yourself.")
         other_id = ids[1] if ids[0] == me.pk else ids[0]
-        chat, _ = chat_direct_open(user=me, other_id=other_id)
-        return Response(success_envelope(chat_header_dto_for(viewer=me, chat_id=chat.pk)))
+        # Rate limits and presence are the async state layer's, awaited outside any transaction. Only a
+        # call that creates the chat counts as a new chat.
+        may_create = async_to_sync(rate_allows)(user_id=me.pk, action="newChat")
+        chat, created = chat_direct_open(user=me, other_id=other_id, may_create=may_create)
+        if created:
+            async_to_sync(rate_hit)(user_id=me.pk, action="newChat")
+        header = async_to_sync(with_presence)(chat_header_dto_for(viewer=me, chat_id=chat.pk))
+        return Response(success_envelope(header))
 
 
 class GroupCreateView(APIView):
@@ -76,10 +85,10 @@ class GroupCreateView(APIView):
     )
     def post(self, request):
         data = parsed(GroupCreateInput, request.data)
+        async_to_sync(check_rate)(user_id=request.user.pk, action="newChat")  # before anything is written
         chat = group_create(creator=request.user, name=data["name"], member_ids=data["memberIds"])
-        return Response(
-            success_envelope(chat_header_dto_for(viewer=request.user, chat_id=chat.pk)), status=status.HTTP_201_CREATED
-        )
+        header = async_to_sync(with_presence)(chat_header_dto_for(viewer=request.user, chat_id=chat.pk))
+        return Response(success_envelope(header), status=status.HTTP_201_CREATED)
 
 
 class GroupMembersView(APIView):
@@ -96,7 +105,8 @@ class GroupMembersView(APIView):
         chat_id = chat_id_arg(chat_id)
         data = parsed(GroupMembersAddInput, request.data)
         group_members_add(actor=request.user, chat_id=chat_id, user_ids=data["userIds"])
-        return Response(success_envelope(chat_header_dto_for(viewer=request.user, chat_id=chat_id)))
+        header = async_to_sync(with_presence)(chat_header_dto_for(viewer=request.user, chat_id=chat_id))
+        return Response(success_envelope(header))
 
 
 class GroupMemberView(APIView):
@@ -112,5 +122,7 @@ class GroupMemberView(APIView):
         chat_id = chat_id_arg(chat_id)
         target = parse_user_id(user_id)
         group_member_remove(actor=request.user, chat_id=chat_id, user_id=target)
-        data = None if target == request.user.pk else chat_header_dto_for(viewer=request.user, chat_id=chat_id)
+        data = None
+        if target != request.user.pk:
+            data = async_to_sync(with_presence)(chat_header_dto_for(viewer=request.user, chat_id=chat_id))
         return Response(success_envelope(data))

@@ -17,7 +17,7 @@ from chat.models import (
     User,
     direct_pair_key,
 )
-from chat.state.presence import get_presence
+from chat.state.reads import PresenceNeeds, WithPresence
 from chat.validation import parse_user_id
 
 
@@ -99,19 +99,21 @@ def unread_count_subquery(member_ref: str = "") -> Subquery:
     return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
 
 
-def chat_header_dtos(*, viewer: User, chat_ids: list[int]) -> list[dict]:
-    """ChatHeaderDtos for `chat_ids` (in that order) as `viewer` sees them, in a fixed number of queries."""
+def chat_header_dtos(*, viewer: User, chat_ids: list[int]) -> WithPresence[list[dict]]:
+    """ChatHeaderDtos for `chat_ids` (in that order) as `viewer` sees them, in a fixed number of queries;
+    their members' presence is filled in by `chat.state.reads.with_presence`."""
     return chat_headers_with_hidden(viewer=viewer, chat_ids=chat_ids)[0]
 
 
-def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[list[dict], set[str]]:
+def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[WithPresence[list[dict]], set[str]]:
     """`chat_header_dtos`, plus the members of those chats on the other side of a block from `viewer`.
 
-    Across a block a member is never online or viewing (CONTRACT §11). Whether each member is blocked
-    with the viewer is an EXISTS on the members' own query, so this costs no extra query.
+    Across a block a member is never online or viewing (CONTRACT §11): their presence is not even
+    asked. Whether each member is blocked with the viewer is an EXISTS on the members' own query, so
+    this costs no extra query.
     """
     if not chat_ids:
-        return [], set()
+        return WithPresence([]), set()
     members = (
         ChatMember.objects.select_related("user")
         .annotate(blocked_with_viewer=Exists(blocks_between(OuterRef("user_id"), viewer.pk)))
@@ -124,11 +126,8 @@ def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[list
         .prefetch_related(Prefetch("chat__memberships", queryset=members, to_attr="all_members"))
     )
     by_chat = {m.chat_id: m for m in memberships}
-    presence = get_presence()
     member_ids = {str(mm.user_id) for m in by_chat.values() for mm in m.chat.all_members}
     hidden = {str(mm.user_id) for m in by_chat.values() for mm in m.chat.all_members if mm.blocked_with_viewer}
-    online = presence.online_user_ids(member_ids - hidden)
-    viewing = presence.viewing_by_chat(by_chat)
     result = []
     for chat_id in chat_ids:
         m = by_chat.get(chat_id)
@@ -140,18 +139,27 @@ def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[list
                 viewer=viewer,
                 memberships=m.chat.all_members,
                 unread_count=m.unread,
-                online=online,
-                viewing=viewing.get(chat_id, set()) - hidden,
+                online=set(),
+                viewing=set(),
             )
         )
-    return result, hidden
+
+    def fill(snapshot) -> None:
+        for header in result:
+            viewing = snapshot.viewers(header["id"]) - hidden
+            for item, membership in zip(header["members"], by_chat[header["id"]].chat.all_members, strict=True):
+                item.update(dtos.member_dto(membership, online=snapshot.online, viewing=viewing))
+
+    needs = PresenceNeeds()
+    needs.ask(fill, user_ids=member_ids - hidden, chat_ids=by_chat)
+    return WithPresence(result, needs), hidden
 
 
-def chat_header_dto_for(*, viewer: User, chat_id: int) -> dict:
+def chat_header_dto_for(*, viewer: User, chat_id: int) -> WithPresence[dict]:
     found = chat_header_dtos(viewer=viewer, chat_ids=[chat_id])
-    if not found:
+    if not found.value:
         raise Forbidden("You are not a member of this chat.")
-    return found[0]
+    return WithPresence(found.value[0], found.needs)
 
 
 def user_get(*, user_id) -> User | None:

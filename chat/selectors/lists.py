@@ -16,13 +16,13 @@ from chat import dtos
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
 from chat.selectors.chats import chat_header_dtos, friendship_statuses, unread_count_subquery
 from chat.selectors.messages import newest_visible_id
-from chat.state.presence import get_presence
+from chat.state.reads import PresenceNeeds, WithPresence
 
 NEW_MESSAGES_MAX = 100
 _NO_BOUND = 2**63 - 1
 
 
-def chat_headers_page(*, user: User, skip: int, limit: int, rooms: dict[int, int] | None = None) -> dict:
+def chat_headers_page(*, user: User, skip: int, limit: int, rooms: dict[int, int] | None = None) -> WithPresence[dict]:
     """Every chat the user is a member of, individual and group, most recent activity first.
 
     `rooms` maps chat ids to the last message id the client has; those of them on this page carry
@@ -38,7 +38,8 @@ def chat_headers_page(*, user: User, skip: int, limit: int, rooms: dict[int, int
                 skip : skip + limit
             ]
         )
-    items = chat_header_dtos(viewer=user, chat_ids=chat_ids)
+    headers = chat_header_dtos(viewer=user, chat_ids=chat_ids)
+    items = headers.value
     on_page = set(chat_ids)
     cursors = {chat_id: last for chat_id, last in (rooms or {}).items() if chat_id in on_page}
     if cursors:
@@ -46,7 +47,7 @@ def chat_headers_page(*, user: User, skip: int, limit: int, rooms: dict[int, int
         for item in items:
             if item["id"] in cursors:
                 item["newMessages"] = new.get(item["id"], [])
-    return {"items": items, "totalCount": total}
+    return WithPresence({"items": items, "totalCount": total}, headers.needs)
 
 
 def new_messages_by_chat(*, cursors: dict[int, int], limit: int = NEW_MESSAGES_MAX) -> dict[int, list[dict]]:
@@ -76,7 +77,7 @@ def new_messages_by_chat(*, cursors: dict[int, int], limit: int = NEW_MESSAGES_M
     return result
 
 
-def direct_chats_for_user(*, user: User) -> list[dict]:
+def direct_chats_for_user(*, user: User) -> WithPresence[list[dict]]:
     """The user's one-to-one chats, named after the other user: most recent message first, then the
     chats without a (visible) message, newest first. Four queries. Across a block the other user is
     never online.
@@ -102,10 +103,6 @@ def direct_chats_for_user(*, user: User) -> list[dict]:
         m["id"]: m for m in ChatMessage.objects.filter(pk__in=last_ids).values("id", "message", "creation_time")
     }
     statuses = friendship_statuses(user_id=user.pk, other_ids=other_ids)
-    # Across a block neither side sees the other online (CONTRACT §11).
-    online = get_presence().online_user_ids(
-        uid for uid in other_ids if statuses.get(str(uid)) != FriendshipStatus.BLOCKED
-    )
 
     def order(row):
         last = messages.get(row["last_id"])
@@ -113,28 +110,34 @@ def direct_chats_for_user(*, user: User) -> list[dict]:
             return (1, last["creation_time"], row["chat_id"])
         return (0, row["chat__creation_time"], row["chat_id"])
 
-    result = []
+    items: list[tuple[dict, dict]] = []  # (the item, what builds it)
     for row in sorted(rows, key=order, reverse=True):
         other = users[row["other_id"]]
         last = messages.get(row["last_id"])
-        result.append(
-            dtos.direct_chat_dto(
-                chat_id=row["chat_id"],
-                other_id=other["id"],
-                other_name=other["name"],
-                other_avatar=other["avatar"],
-                last_text=last["message"] if last is not None else None,
-                last_time=last["creation_time"] if last is not None else None,
-                creation_time=row["chat__creation_time"],
-                is_online=str(other["id"]) in online,
-                unread_count=row["unread"],
-                friendship_status=statuses.get(str(other["id"])),
-            )
-        )
-    return result
+        fields = {
+            "chat_id": row["chat_id"],
+            "other_id": other["id"],
+            "other_name": other["name"],
+            "other_avatar": other["avatar"],
+            "last_text": last["message"] if last is not None else None,
+            "last_time": last["creation_time"] if last is not None else None,
+            "creation_time": row["chat__creation_time"],
+            "unread_count": row["unread"],
+            "friendship_status": statuses.get(str(other["id"])),
+        }
+        items.append((dtos.direct_chat_dto(**fields, is_online=False), fields))
+
+    def fill(snapshot) -> None:
+        for item, fields in items:
+            item.update(dtos.direct_chat_dto(**fields, is_online=str(fields["other_id"]) in snapshot.online))
+
+    # Across a block neither side sees the other online (CONTRACT §11): their presence is not asked.
+    needs = PresenceNeeds()
+    needs.ask(fill, user_ids=(uid for uid in other_ids if statuses.get(str(uid)) != FriendshipStatus.BLOCKED))
+    return WithPresence([item for item, _ in items], needs)
 
 
-def friends_for_user(*, user: User) -> list[dict]:
+def friends_for_user(*, user: User) -> WithPresence[list[dict]]:
     """The user's accepted friends by name, each with their one-to-one chat when it exists. One query.
 
     Only accepted friendships: a blocked pair (status 3) is never listed, so no presence crosses a block.
@@ -159,9 +162,20 @@ def friends_for_user(*, user: User) -> list[dict]:
             friends.append((row["addressee_id"], row["add_name"], row["add_avatar"], row["chat_id"]))
         else:
             friends.append((row["requester_id"], row["req_name"], row["req_avatar"], row["chat_id"]))
-    online = get_presence().online_user_ids(f[0] for f in friends)
     friends.sort(key=lambda f: (f[1].casefold(), str(f[0])))
-    return [
-        dtos.friend_dto(user_id=uid, name=name, avatar=avatar, is_online=str(uid) in online, chat_id=chat_id)
+    items = [
+        dtos.friend_dto(user_id=uid, name=name, avatar=avatar, is_online=False, chat_id=chat_id)
         for uid, name, avatar, chat_id in friends
     ]
+
+    def fill(snapshot) -> None:
+        for item, (uid, name, avatar, chat_id) in zip(items, friends, strict=True):
+            item.update(
+                dtos.friend_dto(
+                    user_id=uid, name=name, avatar=avatar, is_online=str(uid) in snapshot.online, chat_id=chat_id
+                )
+            )
+
+    needs = PresenceNeeds()
+    needs.ask(fill, user_ids=(f[0] for f in friends))
+    return WithPresence(items, needs)

@@ -31,29 +31,31 @@ from chat.models import (
 )
 from chat.selectors.messages import newest_visible_id
 from chat.services.users import user_get_or_placeholder
-from chat.state.ratelimit import check_rate
+from chat.state.ratelimit import refusal
 
 
-def chat_direct_get_or_create(*, user: User, other: User | None) -> tuple[ChatHeader, bool]:
+def chat_direct_get_or_create(*, user: User, other: User | None, may_create: bool = True) -> tuple[ChatHeader, bool]:
     """The one-to-one chat of two users, created on first use.
 
     Exactly one chat per unordered pair even when both users ask at the same moment: the unique
     `direct_key` decides the race and the loser reads the winner's row. An existing chat is returned
     whatever happened since (it can still be joined and read across a block); a new one is refused
-    across a block (`blocked`: a blocked user cannot put a chat in the blocker's list) and counts
-    against the "newChat" rate limit, asked before anything is written.
+    across a block (`blocked`: a blocked user cannot put a chat in the blocker's list), and refused as
+    `rate_limited` when the caller's "newChat" budget has no room (`may_create` false: the transport
+    asks the budget on the event loop before this call, without counting, and counts a call that
+    created a chat after it), before anything is written.
     """
     if other is None or not other.is_active:
         raise NotFound("That user does not exist.")
-    return _direct_get_or_create(user=user, other_id=other.pk, resolve_other=lambda: other)
+    return _direct_get_or_create(user=user, other_id=other.pk, resolve_other=lambda: other, may_create=may_create)
 
 
-def chat_direct_open(*, user: User, other_id: uuid.UUID) -> tuple[ChatHeader, bool]:
+def chat_direct_open(*, user: User, other_id: uuid.UUID, may_create: bool = True) -> tuple[ChatHeader, bool]:
     """`chat_direct_get_or_create` for a caller who names the other user by GUID (`joinRoom`
     `otherUserId`, `getChatHeaderAsync`).
 
     A GUID this server never saw is a placeholder user (CONTRACT §2), made only once the chat is
-    really being created: a refused call (yourself, rate limited) leaves no user row behind. A
+    really being created: a refused call (yourself, blocked, rate limited) leaves no user row behind. A
     deactivated user, or an unknown one with `CHAT_PROVISION_REFERENCED_USERS` off, is `not_found`.
     """
     other = User.objects.filter(pk=other_id).first()
@@ -66,10 +68,12 @@ def chat_direct_open(*, user: User, other_id: uuid.UUID) -> tuple[ChatHeader, bo
             raise NotFound("That user does not exist.")
         return found
 
-    return _direct_get_or_create(user=user, other_id=other_id, resolve_other=resolve_other)
+    return _direct_get_or_create(user=user, other_id=other_id, resolve_other=resolve_other, may_create=may_create)
 
 
-def _direct_get_or_create(*, user: User, other_id, resolve_other: Callable[[], User]) -> tuple[ChatHeader, bool]:
+def _direct_get_or_create(
+    *, user: User, other_id, resolve_other: Callable[[], User], may_create: bool
+) -> tuple[ChatHeader, bool]:
     if other_id == user.pk:
         raise Invalid("You cannot start a chat with yourself.")
     key = direct_pair_key(user.pk, other_id)
@@ -78,7 +82,8 @@ def _direct_get_or_create(*, user: User, other_id, resolve_other: Callable[[], U
         return chat, False
     if Friendship.objects.filter(pair_key=key, status=FriendshipStatus.BLOCKED).exists():
         raise Blocked("You cannot start a chat with this user: one of you has blocked the other.")
-    check_rate(user_id=user.pk, action="newChat")
+    if not may_create:
+        raise refusal("newChat")
     other = resolve_other()
     try:
         with transaction.atomic():

@@ -14,7 +14,6 @@ from django.utils import timezone
 from chat.errors import Blocked, Forbidden, Invalid, NotFound
 from chat.models import Friendship, FriendshipStatus, User, direct_pair_key
 from chat.services.users import user_get_or_placeholder
-from chat.state.ratelimit import check_rate
 
 
 def _other_user(*, user: User, other: User | None) -> User:
@@ -53,24 +52,23 @@ def friendship_request(*, user: User, other: User | None) -> tuple[Friendship, b
     - Already pending from `user`, or already friends: unchanged.
     - Blocked either way: `blocked`.
 
-    Every valid request counts against the "friendRequest" rate limit (CONTRACT §11, 20/min), asked
-    before anything is written, so that nobody can flood others with requests.
+    Every request counts against the "friendRequest" rate limit (CONTRACT §11, 20/min), which the
+    transport asks on the event loop before this call, so that nobody can flood others with requests
+    and a refused request writes nothing.
     """
     other = _other_user(user=user, other=other)
-    check_rate(user_id=user.pk, action="friendRequest")
     return _request(user=user, other=other)
 
 
 def friendship_request_to(*, user: User, other_id: uuid.UUID) -> tuple[Friendship, bool]:
     """`friendship_request` to a user named by GUID. A GUID this server never saw is a placeholder
-    user (CONTRACT §2), made only after the rate limit let the request through: a refused request
-    leaves no user row behind."""
+    user (CONTRACT §2); a request the rate limit refused never gets here, so it leaves no user row
+    behind."""
     if other_id == user.pk:
         raise Invalid("userId: you cannot befriend or block yourself.")
     known = User.objects.filter(pk=other_id).first()
     if known is not None:
         return friendship_request(user=user, other=known)
-    check_rate(user_id=user.pk, action="friendRequest")
     return _request(user=user, other=_other_user(user=user, other=user_get_or_placeholder(user_id=other_id)))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -20,8 +21,7 @@ from chat.models import ChatHeader, ChatMember, ChatType, Friendship, Friendship
 from chat.selectors.chats import membership_get
 from chat.services.blocks import emit_hidden
 from chat.services.users import users_get_or_placeholder
-from chat.state.presence import get_presence
-from chat.state.ratelimit import check_rate
+from chat.state.store import get_state
 
 MAX_GROUP_MEMBERS = 1000
 
@@ -54,13 +54,12 @@ def _group_membership(*, user: User, chat_id: int) -> ChatMember:
 def group_create(*, creator: User, name: str, member_ids: Iterable[uuid.UUID]) -> ChatHeader:
     """A group chat with `creator` as its admin and the other users as members.
 
-    Counts against the "newChat" rate limit, asked before anything is written (naming unknown users
-    may create placeholder users), so that a refused call leaves nothing behind.
+    Counts against the "newChat" rate limit, which the transport asks (on the event loop) before this
+    call: naming unknown users may create placeholder users, and a refused call leaves nothing behind.
     """
     name = (name or "").strip()
     if not name:
         raise Invalid("name: a group needs a name.")
-    check_rate(user_id=creator.pk, action="newChat")
     others = [u for u in _users(member_ids, field="memberIds") if u.pk != creator.pk]
     if len(others) + 1 > MAX_GROUP_MEMBERS:
         raise Invalid(f"memberIds: a group has at most {MAX_GROUP_MEMBERS} members.")
@@ -96,8 +95,11 @@ def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID
             [ChatMember(chat_id=chat_id, user=u, joined_time=now) for u in new_users]
         )
         hidden = _blocked_members(chat_id=chat_id, user_ids=[u.pk for u in new_users])
-        # After the commit: presence (Redis) is not asked while the write lock is held.
-        transaction.on_commit(lambda: _announce_joins(chat_id=int(chat_id), added=added, hidden=hidden), robust=True)
+        # On the loop after the commit: presence is never asked from this thread or under the write lock.
+        after_commit(
+            partial(_announce_joins, chat_id=int(chat_id), added=added, hidden=hidden),
+            f"onMemberJoin of {len(added)} to {chat_room(chat_id)}",
+        )
     return added
 
 
@@ -119,8 +121,8 @@ def _blocked_members(*, chat_id: int, user_ids: list) -> dict[str, set[str]]:
     return hidden
 
 
-def _announce_joins(*, chat_id: int, added: list[ChatMember], hidden: dict[str, set[str]]) -> None:
-    online = get_presence().online_user_ids(str(m.user_id) for m in added)
+async def _announce_joins(*, chat_id: int, added: list[ChatMember], hidden: dict[str, set[str]]) -> None:
+    online = await get_state().presence.online_user_ids(str(m.user_id) for m in added)
     for member in added:
         payload = dtos.member_join_event(dtos.member_dto(member, online=online, viewing=set()), chat_id=chat_id)
         emit_hidden(
@@ -155,9 +157,9 @@ def group_member_remove(*, actor: User, chat_id: int, user_id: uuid.UUID | None)
 
 def _leave_room_after_commit(*, user_id: str, chat_id: int) -> None:
     async def leave() -> None:
-        presence = get_presence()
-        for sid in presence.user_sids(user_id):
+        presence = get_state().presence
+        for sid in await presence.user_sids(user_id):
             await bridge.sio.leave_room(sid, chat_room(chat_id))
-        presence.clear_user_viewing(user_id, chat_id)
+        await presence.clear_user_viewing(user_id, chat_id)
 
     after_commit(leave, f"{user_id} leaves {chat_room(chat_id)}")

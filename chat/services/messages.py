@@ -21,7 +21,7 @@ from chat.selectors.chats import members_hidden_from
 from chat.selectors.messages import member_read_state, member_send_blocked
 from chat.services.blocks import publish_hidden
 from chat.services.chats import chat_header_message_added, chat_header_visibility_changed
-from chat.state.ratelimit import check_rate
+from chat.state.ratelimit import refusal
 
 MAX_REMOVE_IDS = 100
 MAX_CLIENT_MESSAGE_ID_LENGTH = 64
@@ -80,6 +80,8 @@ def message_create(
     text: str,
     caption: str | None = None,
     client_message_id: str | None = None,
+    over_rate_limit: bool = False,
+    viewing_user_ids: frozenset[str] | None = None,
 ) -> tuple[ChatMessage, bool]:
     """Store a message and announce it; returns (message, created).
 
@@ -87,7 +89,14 @@ def message_create(
     crosses a block in a one-to-one chat (`blocked`); text is 1..CHAT_MAX_MESSAGE_LENGTH characters
     after trimming; a media message names a path that uploadFile returned for its type; a caption has
     at most 1000 characters; a sender's `clientMessageId` is unique per chat, and a retry with it gets
-    the original message back with nothing stored or broadcast; senders are rate limited.
+    the original message back with nothing stored or broadcast; senders are rate limited: the
+    transport counts the call against the "createMessage" budget on the event loop before this one
+    and passes `over_rate_limit` when it was refused, which is then `rate_limited`, unless the call is a
+    retry (answered all the same, so that a retry after a lost ack is never told to slow down).
+
+    `viewing_user_ids`: who was viewing the chat, asked of presence by the transport before this call
+    (presence is never asked inside the transaction); the "message stored" event carries it to the push
+    outbox. None when the caller could not ask (a script): then nobody counts as viewing.
 
     The chat header's last message and activity time move in the same transaction, and `message`
     goes to the chat's room once it commits.
@@ -112,7 +121,8 @@ def message_create(
             if original is not None:
                 return original, False
         # After the retry check, so that a client retrying a lost ack is never told to slow down.
-        check_rate(user_id=sender.pk, action="createMessage")
+        if over_rate_limit:
+            raise refusal("createMessage")
 
         now = timezone.now()
         message = ChatMessage(
@@ -138,7 +148,9 @@ def message_create(
 
         chat_header_message_added(chat_id=chat_id, message_id=message.pk, at=now)
         publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(chat_id))
-        domain_events.message_stored.send(sender=ChatMessage, message=message)
+        domain_events.message_stored.send(
+            sender=ChatMessage, message=message, viewing_user_ids=frozenset(viewing_user_ids or ())
+        )
     return message, True
 
 
@@ -149,12 +161,11 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
     deleted (`forbidden` otherwise, whether or not it exists). In a one-to-one chat with a block either
     way: `blocked`, as sending is. Text: the new text, under the same rules as sending. Media: only the
     caption changes; `message` must repeat the stored path. A caption left out (None) keeps the stored
-    one. Edits and deletes share one rate limit ("edit"): a refused edit changes and announces nothing.
+    one. Edits and deletes share one rate limit ("edit"), counted by the transport before this call: a
+    refused edit never gets here, so it changes and announces nothing.
     """
     if caption is not None:
         _check_caption(caption)
-    # Before the transaction: the limiter (Redis) is never asked while a row lock is held.
-    check_rate(user_id=user.pk, action="edit")
     # A group's direct_key is NULL and matches no friendship: only one-to-one chats can be blocked.
     blocked = Friendship.objects.filter(pair_key=OuterRef("chat__direct_key"), status=FriendshipStatus.BLOCKED)
     with transaction.atomic():
@@ -196,14 +207,14 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
     from every client read. Ids already deleted count as done (a retry after a lost ack succeeds) but
     are not announced again. If the chat's last message goes, the header points at the newest visible
     one. `messageDeleted` (the message id, and nothing else: CONTRACT §5) goes to the chat's room once
-    per newly deleted id. A call counts once against the "edit" rate limit, shared with edits.
+    per newly deleted id. A call counts once against the "edit" rate limit, shared with edits (counted
+    by the transport before this call).
     """
     ids = list(dict.fromkeys(message_ids))
     if not ids:
         raise Invalid("ids: name at least one message.")
     if len(ids) > MAX_REMOVE_IDS:
         raise Invalid(f"ids: at most {MAX_REMOVE_IDS} messages at once.")
-    check_rate(user_id=user.pk, action="edit")  # before the rows are locked
     with transaction.atomic():
         # Locked, so that two sockets of the author removing the same message at once announce it once.
         found = dict(
@@ -231,9 +242,9 @@ def chat_mark_read(*, user: User, chat_id: int) -> int | None:
     back. `messageHasBeenRead` (the chat id, and nothing else: CONTRACT §5) and then `messageRead`
     `{chatHeaderId, userId, lastReadMessageId}` go to the chat's room, less the sockets of members on
     the other side of a block from the reader (§11); the user's other devices are told. Reads are rate
-    limited ("read"): a refused read changes and announces nothing.
+    limited ("read", counted by the transport before this call): a refused read changes and announces
+    nothing.
     """
-    check_rate(user_id=user.pk, action="read")  # before the transaction: never under the write lock
     with transaction.atomic():
         member_id, last_read, newest, has_blocks = member_read_state(user=user, chat_id=chat_id)
         hidden = members_hidden_from(user_id=user.pk, chat_id=chat_id) if has_blocks else set()

@@ -31,8 +31,8 @@ from chat.selectors.chats import (
 )
 from chat.services.blocks import emit_hidden
 from chat.services.chats import chat_direct_open
-from chat.state.presence import get_presence
-from chat.state.ratelimit import check_rate
+from chat.state.reads import PresenceNeeds
+from chat.state.store import get_state
 
 
 @dataclass(frozen=True)
@@ -41,31 +41,40 @@ class RoomJoin:
     member: dict  # the joiner's MemberDto
     ack: dict
     hidden: frozenset[str] = field(default_factory=frozenset)  # members across a block from the joiner
+    needs: PresenceNeeds = field(default_factory=PresenceNeeds)  # the ack's presence, filled on the loop
+    created: bool = False  # whether the join created the one-to-one chat (it counts as a new chat)
 
 
-def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> RoomJoin:
+def room_join(*, user: User, chat_id: int | None = None, other_user_id=None, may_create: bool = True) -> RoomJoin:
     """Resolve the chat a socket joins and describe it as the joiner will see it once viewing.
 
     `chat_id`: the user must be a member, else `forbidden` whether the chat exists or not (the header
     read below is that check: it finds the chat through the user's membership).
     `other_user_id` (used when `chat_id` is None): their one-to-one chat, created on first use;
-    yourself is `invalid`, a GUID never seen a placeholder user; a new chat across a block is `blocked`
-    and counts against the "newChat" rate limit (`chat_direct_open`).
+    yourself is `invalid`, a GUID never seen a placeholder user; a new chat across a block is `blocked`,
+    and one the caller's "newChat" budget has no room for (`may_create` false, asked by the handler
+    before this hop) is `rate_limited` (`chat_direct_open`); `created` says whether one was made.
     Across a block, members show neither online nor viewing, and `hidden` names them so that the
-    joiner's `onMemberJoin` skips their sockets.
+    joiner's `onMemberJoin` skips their sockets. The ack's presence is filled in by the handler from
+    `needs` (chat.state.reads).
     """
+    created = False
     if chat_id is None:
-        chat, _ = chat_direct_open(user=user, other_id=other_user_id)
+        chat, created = chat_direct_open(user=user, other_id=other_user_id, may_create=may_create)
         chat_id = chat.pk
     headers, hidden = chat_headers_with_hidden(viewer=user, chat_ids=[chat_id])
-    if not headers:
+    if not headers.value:
         raise Forbidden("You are not a member of this chat.")
-    header = headers[0]
+    header = headers.value[0]
     me = str(user.pk)
     current = next(m for m in header["members"] if m["userId"] == me)
-    # The handler marks this socket viewing right after; the answer already says so.
-    current["isViewingChat"] = True
-    current["isOnline"] = True
+
+    def joiner_is_here(snapshot) -> None:
+        # The handler marks this socket viewing right after; the answer already says so.
+        current["isViewingChat"] = True
+        current["isOnline"] = True
+
+    headers.needs.ask(joiner_is_here)
     friendship_status = None
     if header["chatType"] == ChatType.INDIVIDUAL:
         other = next((m["userId"] for m in header["members"] if m["userId"] != me), None)
@@ -73,7 +82,9 @@ def room_join(*, user: User, chat_id: int | None = None, other_user_id=None) -> 
             friendship = friendship_between(user_a_id=user.pk, user_b_id=other)
             friendship_status = friendship.status if friendship is not None else None
     ack = dtos.join_room_ack(header=header, current=current, friendship_status=friendship_status)
-    return RoomJoin(chat_id=chat_id, member=current, ack=ack, hidden=frozenset(hidden))
+    return RoomJoin(
+        chat_id=chat_id, member=current, ack=ack, hidden=frozenset(hidden), needs=headers.needs, created=created
+    )
 
 
 @dataclass(frozen=True)
@@ -82,18 +93,15 @@ class TypingCheck:
     hidden: frozenset[str]  # members across a block from the typist, who must not hear it
 
 
-def room_typing_check(*, user: User, chat_id: int, counted: bool = True) -> TypingCheck:
+def room_typing_check(*, user: User, chat_id: int) -> TypingCheck:
     """Whether `user` may announce typing in the chat, and how.
 
     Non-members are `forbidden`. Across a block in a one-to-one chat nothing can be sent, so typing
     is `blocked` too: a blocked user must not be able to put "typing…" on the blocker's screen. In a
-    group, the members across a block from the typist are named in `hidden`. Each call counts against
-    the "typing" rate limit, except (`counted=False`) one that ends a typing this socket announced, so
-    that "typing…" is never left stuck on the others' screens. One query, two when the typist has a
-    block and the chat is a group.
+    group, the members across a block from the typist are named in `hidden`. (The "typing" rate limit
+    is the handler's, asked before this.) One query, two when the typist has a block and the chat is a
+    group.
     """
-    if counted:
-        check_rate(user_id=user.pk, action="typing")
     pair_blocked = Friendship.objects.filter(pair_key=OuterRef("chat__direct_key"), status=FriendshipStatus.BLOCKED)
     any_block = Friendship.objects.filter(
         Q(requester_id=user.pk) | Q(addressee_id=user.pk), status=FriendshipStatus.BLOCKED
@@ -120,14 +128,14 @@ def room_leave_check(*, user: User, chat_id: int) -> None:
     membership_get(user=user, chat_id=chat_id)
 
 
-def viewing_start(*, sid: str, user_id, chat_id: int) -> None:
+async def viewing_start(*, sid: str, user_id, chat_id: int) -> None:
     """This socket is looking at the chat: its user gets no push for it (CONTRACT §7)."""
-    get_presence().set_viewing(sid, str(user_id), chat_id)
+    await get_state().presence.set_viewing(sid, str(user_id), chat_id)
 
 
-def viewing_stop(*, sid: str, chat_id: int) -> None:
+async def viewing_stop(*, sid: str, chat_id: int) -> None:
     """This socket stopped looking at the chat; the user's other sockets keep their own state."""
-    get_presence().clear_viewing(sid, chat_id)
+    await get_state().presence.clear_viewing(sid, chat_id)
 
 
 def member_join_announce(*, chat_id: int, member: dict, skip_sid: str, hidden_user_ids: Iterable = ()) -> None:

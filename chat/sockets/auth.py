@@ -25,7 +25,8 @@ from chat.selectors import chats as chat_selectors
 from chat.services import rooms
 from chat.services import users as user_services
 from chat.sockets.server import SessionEnded, sio
-from chat.state.presence import SocketLimitReached, get_presence
+from chat.state.presence import SocketLimitReached
+from chat.state.store import get_state
 from chat.tokens import decode_token, user_for_claims
 from chat.validation import parse_user_id
 
@@ -101,20 +102,26 @@ async def _bind(sid: str, session: dict, user: User, *, connecting: bool = False
     """Make the socket count as its user: user room, presence, `clientStatus` when newly online.
 
     A socket that binds through its first event counts as connecting at that moment. If it went away
-    while its token was being checked it must not be counted: its disconnect has already run and
-    nothing would ever remove it from presence again.
+    while its token was being checked, or while presence was storing it, it must not stay counted: its
+    disconnect has already run (it found no user in the session) and nothing would ever remove it from
+    presence again. So it is checked again once presence answered, and taken back out if it is gone.
     """
     if session.get("user") is not None:
         return  # two first events raced: the other one bound it
     if not connecting:
         require_connected(sid)
+    presence = get_state().presence
     try:
-        came_online = get_presence().add_socket(
+        came_online = await presence.add_socket(
             str(user.pk), sid, session["client_type"], limit=settings.CHAT_MAX_SOCKETS_PER_USER or None
         )
     except SocketLimitReached as exc:
         limit = settings.CHAT_MAX_SOCKETS_PER_USER
         raise Unauthorized(f"Too many connections: a user may hold at most {limit} at once.") from exc
+    if not connecting and not sio.manager.is_connected(sid, "/"):
+        await presence.remove_socket(str(user.pk), sid)
+        raise Unauthorized("This socket has disconnected.")
+    # Two first events may both get here; the one whose add_socket brought the user online announces.
     session["user"] = user
     await sio.enter_room(sid, user_room(user.pk))
     if came_online:
@@ -152,7 +159,7 @@ async def disconnect(sid, reason=None):
             )
         except Exception:
             logger.exception("stopping the typing of %s failed", sid)
-    went_offline, _ = get_presence().remove_socket(str(user.pk), sid)
+    went_offline, _ = await get_state().presence.remove_socket(str(user.pk), sid)
     if went_offline:
         try:
             await sync_to_async(user_services.user_touch_last_seen)(user_id=user.pk)

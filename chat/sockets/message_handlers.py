@@ -4,9 +4,15 @@ thread once, for one service or selector call.
 
 Writes are `ordered`: a socket's write events run one at a time in arrival order, which is how one
 sender's messages reach every receiver in the order they were sent (CONTRACT §5).
+
+Rate limits and presence (chat.state) are awaited here, on the loop, before the hop: the services get
+the answers as arguments and never ask the state layer themselves, so nothing waits on Redis while a
+database transaction is open, and a slow Redis holds up only the events that wait for it.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from chat import dtos
 from chat.selectors import messages as message_selectors
@@ -20,6 +26,8 @@ from chat.sockets.message_payloads import (
     UpdateMessagePayload,
 )
 from chat.sockets.server import on
+from chat.state.ratelimit import check_rate, rate_hit
+from chat.state.store import get_state
 from chat.validation import validate
 
 
@@ -27,7 +35,21 @@ from chat.validation import validate
 async def create_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(CreateMessagePayload, payload)
-    message, _created = await call_as(user, message_services.message_create, sender=user, **data)
+    state = get_state()
+    allowed = rate_hit(user_id=user.pk, action="createMessage")
+    viewing = state.presence.viewing_user_ids(data["chat_id"])  # who gets no push (CONTRACT §7)
+    if state.shared:
+        allowed, viewing = await asyncio.gather(allowed, viewing)  # two round trips to Redis at once
+    else:
+        allowed, viewing = await allowed, await viewing
+    message, _created = await call_as(
+        user,
+        message_services.message_create,
+        sender=user,
+        over_rate_limit=not allowed,  # a retry is still answered: the service knows
+        viewing_user_ids=frozenset(viewing),
+        **data,
+    )
     return {"chatMessage": dtos.message_dto(message)}
 
 
@@ -42,6 +64,7 @@ async def find_all_messages(sid: str, payload: dict):
 async def update_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(UpdateMessagePayload, payload)
+    await check_rate(user_id=user.pk, action="edit")
     message = await call_as(user, message_services.message_update, user=user, **data)
     return dtos.message_dto(message)
 
@@ -50,6 +73,7 @@ async def update_message(sid: str, payload: dict):
 async def remove_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(RemoveMessagePayload, payload)
+    await check_rate(user_id=user.pk, action="edit")  # one call counts once, whatever the number of ids
     deleted = await call_as(user, message_services.message_remove, user=user, **data)
     return {"deletedIds": deleted}
 
@@ -58,5 +82,6 @@ async def remove_message(sid: str, payload: dict):
 async def read_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(ReadMessagePayload, payload)
+    await check_rate(user_id=user.pk, action="read")
     last_read = await call_as(user, message_services.chat_mark_read, user=user, **data)
     return {"chatHeaderId": data["chat_id"], "lastReadMessageId": last_read, "unreadCount": 0}

@@ -2,7 +2,8 @@
 
 Every server process refreshes its heartbeat in the presence store and removes the sockets of hosts
 whose heartbeat has expired, announcing `clientStatus` offline for users that had no other socket.
-With the in-process store all of this is a no-op.
+With the in-process store all of this is a no-op. The store is async (chat.state) and awaited here on
+the loop, on the process's shared connection pool.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.conf import settings
 
 from chat.models import User
 from chat.sockets.auth import announce_status
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 
 logger = logging.getLogger("chat.sockets")
 
@@ -24,9 +25,9 @@ _task: asyncio.Task | None = None
 
 async def run_once() -> list[tuple[str, str]]:
     """Heartbeat, then reap dead hosts and announce who went offline; returns those users."""
-    store = get_presence()
-    await asyncio.to_thread(store.heartbeat, settings.PRESENCE_HOST_TTL)
-    offline = await asyncio.to_thread(store.reap_dead_hosts)
+    store = get_state().presence
+    await store.heartbeat(settings.PRESENCE_HOST_TTL)
+    offline = await store.reap_dead_hosts()
     for user_id, client_type in offline:
         try:
             await announce_status(User(pk=user_id), client_type, active=False)
@@ -62,4 +63,4 @@ async def stop() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await _task
         _task = None
-    await asyncio.to_thread(get_presence().retire)
+    await get_state().presence.retire()

@@ -1,15 +1,21 @@
 """Per-user rate limits (CONTRACT §4, §11): one budget per user and action, each a setting such as
 `CHAT_RATE_LIMIT` ("30/10s"; "0" or "" turns it off).
 
-A sliding-window log: a hit is allowed while fewer than `limit` hits were allowed in the last
-`window` seconds, so a burst at a window boundary cannot double the rate as a fixed window would.
-Only allowed hits are recorded: a client that keeps retrying while limited gets through again as soon
-as the window has room.
+A sliding window (a moving-window log): a hit is allowed while fewer than `limit` hits were allowed in
+the last `window` seconds, so a burst at a window boundary cannot double the rate as a fixed window
+would. Only allowed hits are recorded: a client that keeps retrying while limited gets through again as
+soon as the window has room.
 
-Without `REDIS_URL` the log lives in this process. With it, in a Redis sorted set per user, checked
-and updated by one Lua script so that every worker and host shares one budget atomically.
+With `REDIS_URL` the log is the `limits` library's moving window in Redis (a Lua script per hit, keys
+under `SOCKETIO_CHANNEL:ratelimit:`), on the process's one connection pool, so that every worker and
+host shares one budget atomically; a Redis outage lets everything through (fail open: a limiter outage
+must not stop people from chatting). Without it, the log lives in this process (`MemoryLimiter`:
+`limits`' in-memory storages sweep expired entries with a thread per call or a thread hop per key,
+which the event loop's hot path cannot afford).
 
-The API is synchronous: services call it from the ORM's thread, inside their transaction.
+The API is async and awaited on the event loop by the transports, before their hop to the ORM: never
+from the ORM's thread, never inside a transaction. REST views, which run in a thread, await it through
+`asgiref.sync.async_to_sync` before they call the service.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +32,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from chat.errors import RateLimited
-from chat.state.redis_keys import delete_keys_with_prefix
+from chat.state.redis_client import RedisConnector, redis_errors
+from chat.state.redis_keys import adelete_keys_with_prefix
 
 logger = logging.getLogger("chat.state.ratelimit")
 
@@ -43,7 +49,7 @@ class Rate:
 
 @lru_cache(maxsize=16)
 def parse_rate(value: str | None) -> Rate | None:
-    """ "30/10s" -> Rate(30, 10.0); "0", "" or None -> None (no limit)."""
+    """ "30/10s" -> Rate(30, 10.0); "0", "" or None -> None (no limit). The window is whole seconds."""
     if value is None or value.strip() in {"", "0"}:
         return None
     match = _RATE.match(value)
@@ -52,12 +58,17 @@ def parse_rate(value: str | None) -> Rate | None:
     limit, amount, unit = int(match[1]), float(match[2] or 1), _UNITS[match[3]]
     if limit == 0:
         return None
-    if amount <= 0:
+    window = amount * unit
+    if window <= 0:
         raise ImproperlyConfigured(f"a rate limit needs a positive window, got {value!r}")
-    return Rate(limit=limit, window=amount * unit)
+    if window != int(window):
+        raise ImproperlyConfigured(f"a rate limit's window is a whole number of seconds, got {value!r}")
+    return Rate(limit=limit, window=window)
 
 
 class MemoryLimiter:
+    """The sliding-window log in this process. Never awaits inside a call: atomic on the loop."""
+
     SWEEP_EVERY = 10_000  # hits between sweeps that forget users idle for a whole window
 
     def __init__(self) -> None:
@@ -65,7 +76,8 @@ class MemoryLimiter:
         self._hits: dict[str, deque[float]] = defaultdict(deque)
         self._since_sweep = 0
 
-    def hit(self, key: str, rate: Rate) -> bool:
+    async def hit(self, key: str, rate: Rate) -> bool:
+        """Count one hit under `key`; False (nothing counted) when the window is full."""
         now = time.monotonic()
         with self._lock:
             self._since_sweep += 1
@@ -74,78 +86,80 @@ class MemoryLimiter:
                 # Without this, a long-running process keeps one entry per user it has ever seen.
                 for idle in [k for k, h in self._hits.items() if not h or h[-1] <= now - rate.window]:
                     del self._hits[idle]
-            hits = self._hits[key]
-            while hits and hits[0] <= now - rate.window:
-                hits.popleft()
+            hits = self._window(key, rate, now)
             if len(hits) >= rate.limit:
                 return False
             hits.append(now)
             return True
 
-    def reset(self) -> None:
+    async def test(self, key: str, rate: Rate) -> bool:
+        """Whether a hit would be allowed now, counting nothing."""
+        now = time.monotonic()
+        with self._lock:
+            return len(self._window(key, rate, now)) < rate.limit
+
+    def _window(self, key: str, rate: Rate, now: float) -> deque[float]:
+        hits = self._hits[key]
+        while hits and hits[0] <= now - rate.window:
+            hits.popleft()
+        return hits
+
+    async def reset(self) -> None:
         with self._lock:
             self._hits.clear()
 
 
-# KEYS[1] the user's log; ARGV: now (ms), window (ms), limit, a unique member for this hit.
-_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-    return 0
-end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-
-
 class RedisLimiter:
-    def __init__(self, url: str, prefix: str) -> None:
-        import redis
+    """`limits`' moving window in Redis (`MovingWindowRateLimiter` over its `redis.asyncio` storage),
+    on the shared connection pool. Fails open."""
 
-        self._redis = redis.Redis.from_url(url)
-        self._script = self._redis.register_script(_LUA)
+    def __init__(self, redis: RedisConnector | str, prefix: str) -> None:
+        self._connector = redis if isinstance(redis, RedisConnector) else RedisConnector(redis)
         self._prefix = prefix
+        self._shared: tuple[object, object] | None = None  # (the shared client, its strategy)
 
-    def hit(self, key: str, rate: Rate) -> bool:
-        import redis
+    def _strategy(self, client):
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
 
+        if self._shared is not None and self._shared[0] is client:
+            return self._shared[1]
+        storage = RedisStorage(
+            f"async+{self._connector.url}",
+            implementation="redispy",
+            connection_pool=client.connection_pool,
+            key_prefix=self._prefix,
+        )
+        strategy = MovingWindowRateLimiter(storage)
+        if client is self._connector.shared_client():
+            self._shared = (client, strategy)
+        return strategy
+
+    @staticmethod
+    def _item(rate: Rate):
+        from limits import RateLimitItemPerSecond
+
+        return RateLimitItemPerSecond(rate.limit, int(rate.window))
+
+    async def hit(self, key: str, rate: Rate) -> bool:
         try:
-            return self._hit(key, rate)
-        except redis.RedisError:
-            # Fail open: a limiter outage must not stop people from chatting.
+            async with self._connector.client() as client:
+                return await self._strategy(client).hit(self._item(rate), key)
+        except redis_errors():
             logger.warning("rate limiter unavailable; allowing %s", key, exc_info=True)
             return True
 
-    def _hit(self, key: str, rate: Rate) -> bool:
-        # Redis server time, not ours: every worker and host then agrees on the window.
-        seconds, micros = self._redis.time()
-        now_ms = seconds * 1000 + micros // 1000
-        window_ms = max(1, int(rate.window * 1000))
-        allowed = self._script(
-            keys=[f"{self._prefix}:{key}"], args=[now_ms, window_ms, rate.limit, f"{now_ms}-{uuid.uuid4().hex}"]
-        )
-        return bool(allowed)
+    async def test(self, key: str, rate: Rate) -> bool:
+        try:
+            async with self._connector.client() as client:
+                return await self._strategy(client).test(self._item(rate), key)
+        except redis_errors():
+            logger.warning("rate limiter unavailable; allowing %s", key, exc_info=True)
+            return True
 
-    def reset(self) -> None:
-        delete_keys_with_prefix(self._redis, self._prefix)
-
-
-_limiter: MemoryLimiter | RedisLimiter | None = None
-_limiter_url: str | None = None
-_limiter_lock = threading.Lock()
-
-
-def get_limiter() -> MemoryLimiter | RedisLimiter:
-    global _limiter, _limiter_url
-    url = settings.REDIS_URL or None
-    if _limiter is None or _limiter_url != url:
-        with _limiter_lock:
-            if _limiter is None or _limiter_url != url:
-                prefix = f"{settings.SOCKETIO_CHANNEL}:ratelimit"
-                _limiter = RedisLimiter(url, prefix) if url else MemoryLimiter()
-                _limiter_url = url
-    return _limiter
+    async def reset(self) -> None:
+        async with self._connector.client() as client:
+            await adelete_keys_with_prefix(client, self._prefix)
 
 
 @dataclass(frozen=True)
@@ -169,12 +183,44 @@ BUDGETS: dict[str, Budget] = {
 }
 
 
-def check_rate(*, user_id, action: str) -> None:
-    """Count one `action` (a key of BUDGETS) by the user, or raise `rate_limited` when its budget is spent."""
-    budget = BUDGETS[action]
-    value = getattr(settings, budget.setting)
-    rate = parse_rate(value)
+def rate_for(action: str) -> Rate | None:
+    """The configured rate of `action` (a key of BUDGETS), None when that limit is off."""
+    return parse_rate(getattr(settings, BUDGETS[action].setting))
+
+
+def refusal(action: str) -> RateLimited:
+    """The `rate_limited` error of `action`, saying its budget (a pure function: no state is asked)."""
+    rate = rate_for(action)
+    what = BUDGETS[action].what
     if rate is None:
-        return
-    if not get_limiter().hit(f"{action}:{user_id}", rate):
-        raise RateLimited(f"Too many {budget.what}: at most {rate.limit} every {rate.window:g} seconds. Slow down.")
+        return RateLimited(f"Too many {what}. Slow down.")
+    return RateLimited(f"Too many {what}: at most {rate.limit} every {rate.window:g} seconds. Slow down.")
+
+
+def _limiter():
+    from chat.state.store import get_state
+
+    return get_state().limiter
+
+
+async def rate_hit(*, user_id, action: str) -> bool:
+    """Count one `action` by the user; False (and nothing counted) when its budget is spent."""
+    rate = rate_for(action)
+    if rate is None:
+        return True
+    return await _limiter().hit(f"{action}:{user_id}", rate)
+
+
+async def check_rate(*, user_id, action: str) -> None:
+    """Count one `action` by the user, or raise `rate_limited` when its budget is spent."""
+    if not await rate_hit(user_id=user_id, action=action):
+        raise refusal(action)
+
+
+async def rate_allows(*, user_id, action: str) -> bool:
+    """Whether the user's budget for `action` has room now, counting nothing: for calls that count only
+    when they turn out to do something (a new chat), which then `rate_hit` once they did."""
+    rate = rate_for(action)
+    if rate is None:
+        return True
+    return await _limiter().test(f"{action}:{user_id}", rate)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from chat.models import Friendship
-from chat.state.ratelimit import get_limiter
+from chat.state.store import get_state
 from chat_project import settings as project_settings
 from tests.api.helpers import error, ok
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def limited(settings):
     settings.CHAT_RATE_LIMIT_FRIEND_REQUESTS = "3/1min"
-    get_limiter().reset()
+    async_to_sync(get_state().limiter.reset)()
     yield
-    get_limiter().reset()
+    async_to_sync(get_state().limiter.reset)()
 
 
 def ask(api, user, other):
@@ -37,10 +38,10 @@ def test_the_fourth_request_in_a_minute_is_429_and_writes_nothing(api, make_user
 def test_the_default_is_twenty_a_minute(api, make_user, settings):
     # The value settings.py gives without the environment (the tests turn every limit off).
     settings.CHAT_RATE_LIMIT_FRIEND_REQUESTS = project_settings.CHAT_RATE_LIMIT_FRIEND_REQUESTS
-    get_limiter().reset()
+    async_to_sync(get_state().limiter.reset)()
     alice = make_user("Alice")
     others = [make_user(f"U{i}") for i in range(21)]
     for other in others[:20]:
         ok(ask(api, alice, other), 201)
     error(ask(api, alice, others[20]), 429, "rate_limited")
-    get_limiter().reset()
+    async_to_sync(get_state().limiter.reset)()

@@ -55,11 +55,11 @@ def test_moderators_soft_delete_and_restore_in_bulk(moderator, conversation):
     last.refresh_from_db()
     assert last.is_deleted and last.deletion_time is not None
     assert ChatHeader.objects.get(pk=chat.pk).last_message_id == first.pk
-    assert chat_header_dto_for(viewer=bob, chat_id=chat.pk)["unreadCount"] == 1
+    assert chat_header_dto_for(viewer=bob, chat_id=chat.pk).value["unreadCount"] == 1
 
     moderator.post(url, {"action": "restore", "_selected_action": [last.pk]})
     last.refresh_from_db()
     assert not last.is_deleted and last.deletion_time is None
     assert ChatHeader.objects.get(pk=chat.pk).last_message_id == last.pk
-    assert chat_header_dto_for(viewer=bob, chat_id=chat.pk)["unreadCount"] == 2
+    assert chat_header_dto_for(viewer=bob, chat_id=chat.pk).value["unreadCount"] == 2
     assert ChatMessage.objects.count() == 2  # soft: nothing was lost

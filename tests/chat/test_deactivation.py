@@ -22,8 +22,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from chat.models import User
-from chat.state.presence import get_presence
 from chat.state.redis_keys import delete_keys_with_prefix
+from chat.state.store import get_state
 from chat.tokens import issue_service_token, issue_token
 from tests.conftest import REPO_DIR, Client, ensure_redis, run_sync
 from tests.processes import ServerProcess
@@ -92,7 +92,7 @@ async def test_the_sockets_of_a_deactivated_user_are_disconnected_at_once(client
     assert not run_sync(User.objects.get, pk=alice.pk).is_active
     await bystander.settle()
     assert bystander.sio.connected
-    assert get_presence().online_user_ids([alice.pk, bob.pk]) == {str(bob.pk)}
+    assert await get_state().presence.online_user_ids([alice.pk, bob.pk]) == {str(bob.pk)}
     # And they cannot come back.
     with pytest.raises(socketio.exceptions.ConnectionError):
         await clients(alice)

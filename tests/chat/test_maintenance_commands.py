@@ -4,13 +4,14 @@ import io
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from chat.models import ChatMember, ChatMessage
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_get_or_create
-from chat.state import presence
+from chat.state.store import get_state
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def test_purge_keeps_read_marks(chat_with_history):
     run("purge_deleted_messages", "--older-than", "30")
     membership = ChatMember.objects.get(chat=chat, user=bob)
     assert membership.last_read_message_id == old.pk
-    assert chat_header_dto_for(viewer=bob, chat_id=chat.pk)["unreadCount"] == 1  # only "kept"
+    assert chat_header_dto_for(viewer=bob, chat_id=chat.pk).value["unreadCount"] == 1  # only "kept"
 
 
 def test_purge_refuses_negative_days():
@@ -60,13 +61,9 @@ def test_purge_refuses_negative_days():
 
 def test_reset_viewing_state_clears_shared_presence(settings, redis_url):
     settings.REDIS_URL = redis_url
-    presence.reset_presence_store()
-    try:
-        store = presence.get_presence()
-        store.add_socket("u1", "s1", "web")
-        store.set_viewing("s1", "u1", 5)
-        assert "cleared in Redis" in run("reset_viewing_state")
-        assert store.viewing_user_ids(5) == set()
-        assert store.online_user_ids(["u1"]) == set()
-    finally:
-        presence.reset_presence_store()
+    store = get_state().presence
+    async_to_sync(store.add_socket)("u1", "s1", "web")
+    async_to_sync(store.set_viewing)("s1", "u1", 5)
+    assert "cleared in Redis" in run("reset_viewing_state")
+    assert async_to_sync(store.viewing_user_ids)(5) == set()
+    assert async_to_sync(store.online_user_ids)(["u1"]) == set()

@@ -121,13 +121,16 @@ def test_read_mark_never_moves_back(pair, emitted, django_capture_on_commit_call
     ]
 
 
-def test_rate_limit_in_the_service(pair, settings):
+def test_a_call_over_the_rate_limit_stores_nothing_but_a_retry_is_answered(pair, settings):
+    """The transport counts the call before the service (chat.state, on the loop) and says when it was
+    refused: then the service stores nothing, unless the call is a retry, which gets its message back."""
     settings.CHAT_RATE_LIMIT = "2/1h"
     alice, bob, chat = pair
-    create(alice, chat, "1")
+    first = create(alice, chat, "1", client_message_id="k1")
     create(alice, chat, "2")
-    with pytest.raises(RateLimited):
-        create(alice, chat, "3")
+    with pytest.raises(RateLimited, match="at most 2 every 3600 seconds"):
+        create(alice, chat, "3", over_rate_limit=True)
+    assert create(alice, chat, "1 again", client_message_id="k1", over_rate_limit=True) == first
     create(bob, chat, "bob has his own budget")
     assert ChatMessage.objects.count() == 3
 
@@ -152,69 +155,90 @@ def test_parse_rate(value, expected):
     assert ratelimit.parse_rate(value) == expected
 
 
-@pytest.mark.parametrize("value", ["30", "thirty/10s", "30/10x", "30/0s", "-1/10s"])
+@pytest.mark.parametrize("value", ["30", "thirty/10s", "30/10x", "30/0s", "-1/10s", "3/0.5s"])
 def test_parse_rate_refuses_nonsense(value):
     with pytest.raises(ImproperlyConfigured):
         ratelimit.parse_rate(value)
 
 
-def test_memory_limiter_slides(monkeypatch):
+async def test_memory_limiter_slides(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(ratelimit.time, "monotonic", lambda: now[0])
     limiter, rate = ratelimit.MemoryLimiter(), ratelimit.Rate(limit=2, window=10)
-    assert limiter.hit("u", rate) and limiter.hit("u", rate)
-    assert not limiter.hit("u", rate)  # full
-    assert limiter.hit("v", rate)  # per key
+    assert await limiter.hit("u", rate) and await limiter.hit("u", rate)
+    assert not await limiter.hit("u", rate)  # full
+    assert await limiter.hit("v", rate)  # per key
     now[0] += 5
-    assert not limiter.hit("u", rate)  # refused hits are not recorded...
+    assert not await limiter.hit("u", rate)  # refused hits are not recorded...
     now[0] += 5.001
-    assert limiter.hit("u", rate)  # ...so the window frees up on time
-    assert limiter.hit("u", rate) and not limiter.hit("u", rate)
+    assert await limiter.test("u", rate)  # (testing counts nothing)
+    assert await limiter.hit("u", rate)  # ...so the window frees up on time
+    assert await limiter.hit("u", rate) and not await limiter.hit("u", rate)
+    assert not await limiter.test("u", rate)
 
 
-def test_memory_limiter_forgets_idle_users(monkeypatch):
+async def test_memory_limiter_forgets_idle_users(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(ratelimit.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(ratelimit.MemoryLimiter, "SWEEP_EVERY", 3)
     limiter, rate = ratelimit.MemoryLimiter(), ratelimit.Rate(limit=2, window=10)
-    assert limiter.hit("idle", rate) and limiter.hit("busy", rate)
+    assert await limiter.hit("idle", rate) and await limiter.hit("busy", rate)
     now[0] += 11  # "idle" has sent nothing for a whole window
-    assert limiter.hit("busy", rate)  # the third hit sweeps
+    assert await limiter.hit("busy", rate)  # the third hit sweeps
     assert set(limiter._hits) == {"busy"}
     # The sweep changes nobody's allowance: "busy" has one more hit in this window, then it is full.
-    assert limiter.hit("busy", rate)
-    assert not limiter.hit("busy", rate)
+    assert await limiter.hit("busy", rate)
+    assert not await limiter.hit("busy", rate)
 
 
 @pytest.mark.redis
-def test_redis_limiter_is_shared_by_every_worker(redis_url):
+async def test_redis_limiter_is_shared_by_every_worker(redis_url):
     rate = ratelimit.Rate(limit=3, window=60)
     worker_a = ratelimit.RedisLimiter(redis_url, "test:ratelimit")
     worker_b = ratelimit.RedisLimiter(redis_url, "test:ratelimit")
-    assert [worker_a.hit("u", rate), worker_b.hit("u", rate), worker_a.hit("u", rate)] == [True, True, True]
-    assert not worker_b.hit("u", rate) and not worker_a.hit("u", rate)
-    assert worker_b.hit("other", rate)
-    worker_a.reset()
-    assert worker_b.hit("u", rate)
-
-
-def test_redis_limiter_fails_open():
-    limiter = ratelimit.RedisLimiter("redis://127.0.0.1:1/0", "test:ratelimit")
-    assert limiter.hit("u", ratelimit.Rate(limit=1, window=60))
+    hits = [await worker_a.hit("u", rate), await worker_b.hit("u", rate), await worker_a.hit("u", rate)]
+    assert hits == [True, True, True]
+    assert not await worker_b.hit("u", rate) and not await worker_a.hit("u", rate)
+    assert not await worker_b.test("u", rate)
+    assert await worker_b.hit("other", rate)
+    await worker_a.reset()
+    assert await worker_b.hit("u", rate)
 
 
 @pytest.mark.redis
-def test_limiter_follows_redis_url(settings, redis_url):
+async def test_redis_limiter_keys_live_under_the_channel_prefix(redis_url):
+    import redis.asyncio as aioredis
+
+    limiter = ratelimit.RedisLimiter(redis_url, "test-channel:ratelimit")
+    await limiter.hit("createMessage:u", ratelimit.Rate(limit=3, window=60))
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        keys = [key async for key in client.scan_iter(match="*")]
+    finally:
+        await client.aclose()
+    assert keys and all(key.startswith("test-channel:ratelimit:") for key in keys)
+
+
+async def test_redis_limiter_fails_open():
+    limiter = ratelimit.RedisLimiter("redis://127.0.0.1:1/0", "test:ratelimit")
+    assert await limiter.hit("u", ratelimit.Rate(limit=1, window=60))
+    assert await limiter.test("u", ratelimit.Rate(limit=1, window=60))
+
+
+@pytest.mark.redis
+async def test_limiter_follows_redis_url(settings, redis_url):
+    from chat.state.store import get_state
+
     settings.REDIS_URL = ""
-    assert isinstance(ratelimit.get_limiter(), ratelimit.MemoryLimiter)
+    assert isinstance(get_state().limiter, ratelimit.MemoryLimiter)
     settings.REDIS_URL = redis_url
-    assert isinstance(ratelimit.get_limiter(), ratelimit.RedisLimiter)
+    assert isinstance(get_state().limiter, ratelimit.RedisLimiter)
     settings.CHAT_RATE_LIMIT = "1/1h"
-    ratelimit.check_rate(user_id="someone", action="createMessage")
+    await ratelimit.check_rate(user_id="someone", action="createMessage")
     with pytest.raises(RateLimited):
-        ratelimit.check_rate(user_id="someone", action="createMessage")
+        await ratelimit.check_rate(user_id="someone", action="createMessage")
     settings.REDIS_URL = ""
-    assert isinstance(ratelimit.get_limiter(), ratelimit.MemoryLimiter)
+    assert isinstance(get_state().limiter, ratelimit.MemoryLimiter)
 
 
 def test_a_text_message_costs_three_queries(pair, monkeypatch, django_assert_max_num_queries):

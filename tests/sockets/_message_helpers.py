@@ -60,7 +60,8 @@ def block(blocker, other) -> None:
 
 
 def header(viewer, chat_id: int) -> dict:
-    return run_sync(chat_header_dto_for, viewer=viewer, chat_id=chat_id)
+    """The chat's ChatHeaderDto as `viewer` sees it (its unread count, last message; presence not filled in)."""
+    return run_sync(chat_header_dto_for, viewer=viewer, chat_id=chat_id).value
 
 
 def stored(chat_id: int, **filters) -> list[ChatMessage]:

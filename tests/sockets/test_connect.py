@@ -5,7 +5,7 @@ import uuid
 import pytest
 import socketio
 
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from chat.tokens import issue_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ async def test_connect_with_token_in_auth_binds_presence(clients, make_user):
     alice = make_user("Alice")
     client = await clients(alice)
     assert client.sio.connected
-    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
+    assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
 
 
 @pytest.mark.parametrize("where", ["query", "header", "auth_token", "bearer_prefix"])
@@ -38,7 +38,7 @@ async def test_token_accepted_from_every_documented_place(clients, make_user, wh
     }[where]
     client = await clients(alice, **kwargs)
     assert client.sio.connected
-    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
+    assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
 
 
 async def test_polling_transport_then_upgrade(clients, make_user):
@@ -51,7 +51,7 @@ async def test_tokenless_connect_is_accepted_but_unverified(clients, make_user):
     alice = make_user("Alice")
     client = await clients(alice, token=None)
     assert client.sio.connected
-    assert get_presence().online_user_ids([alice.pk]) == set()
+    assert await get_state().presence.online_user_ids([alice.pk]) == set()
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,7 @@ async def test_refused_connections_tell_the_client_why(chat_server, make_user, c
             f"{chat_server.url}?{qs}", auth={"accessToken": token}, transports=["websocket"], wait_timeout=5
         )
     assert len(errors) == 1 and reason in errors[0]["message"]
-    assert get_presence().online_user_ids([alice.pk, bob.pk]) == set()
+    assert await get_state().presence.online_user_ids([alice.pk, bob.pk]) == set()
 
 
 async def test_tokenless_refused_when_configured(chat_server, make_user, settings):

@@ -255,7 +255,7 @@ async def test_push_hook_runs_inside_the_transaction(scene, monkeypatch):
 
     calls = []
 
-    def record(*, message):
+    def record(*, message, viewing_user_ids):
         calls.append((message.pk, message.sender.name, transaction.get_connection().in_atomic_block))
 
     monkeypatch.setattr(notification_services, "message_created", record)

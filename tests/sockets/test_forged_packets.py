@@ -13,7 +13,7 @@ import pytest
 import socketio
 
 from chat.sockets.server import MAX_PAYLOAD_DEPTH, ChatSocketServer
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from chat.tokens import issue_token
 from tests.sockets._message_helpers import direct_chat, send
 from tests.sockets.raw_socket import RawSocket
@@ -67,7 +67,7 @@ async def test_a_client_event_named_disconnect_takes_nobody_offline(clients, raw
     watcher = await clients(bob)
     attacker = await raw(alice)
     assert (await attacker.call_event("joinRoom", {"chatHeaderId": chat_id}))[0]["joined"] is True
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}
 
     for name in ("disconnect", "disconnecting"):
         message = assert_invalid(await attacker.call_event(name, "client namespace disconnect"))
@@ -75,8 +75,8 @@ async def test_a_client_event_named_disconnect_takes_nobody_offline(clients, raw
 
     await watcher.settle()
     assert not [s for s in watcher.events["clientStatus"] if s["activeNow"] is False]
-    assert get_presence().user_sids(str(alice.pk)) == {attacker.sid}
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}, "viewing state must survive"
+    assert await get_state().presence.user_sids(str(alice.pk)) == {attacker.sid}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}, "viewing state must survive"
     assert not attacker.closed.is_set()
     # The socket still works as itself.
     ack = await attacker.call_event(
@@ -92,14 +92,14 @@ async def test_a_client_event_named_connect_cannot_rebind_the_socket(clients, ra
     forged = {"QUERY_STRING": f"userId={mallory.pk}", "HTTP_AUTHORIZATION": issue_token(mallory.pk)}
     for name in ("connect", "connect_error"):
         assert "reserved" in assert_invalid(await attacker.call_event(name, forged, {"accessToken": "x"}))
-    assert get_presence().user_sids(str(alice.pk)) == {attacker.sid}
-    assert get_presence().user_sids(str(mallory.pk)) == set()
+    assert await get_state().presence.user_sids(str(alice.pk)) == {attacker.sid}
+    assert await get_state().presence.user_sids(str(mallory.pk)) == set()
     ack = await attacker.call_event("createMessage", {"chatHeaderId": chat_id, "message": "me", "messageType": 0})
     assert ack[0]["chatMessage"]["userId"] == str(alice.pk)
 
     await attacker.close()
     await clients(mallory)  # any round trip: the server has handled the disconnect by now
-    assert get_presence().user_sids(str(alice.pk)) == set(), "no presence entry may be left behind"
+    assert await get_state().presence.user_sids(str(alice.pk)) == set(), "no presence entry may be left behind"
 
 
 async def test_a_second_connect_packet_does_not_take_the_socket_over(raw, make_user, no_tracebacks):
@@ -108,8 +108,8 @@ async def test_a_second_connect_packet_does_not_take_the_socket_over(raw, make_u
     await attacker.send("40" + json.dumps({"accessToken": issue_token(mallory.pk)}))
     ack = await attacker.call_event("getMyChats")
     assert ack == [[]]
-    assert get_presence().user_sids(str(mallory.pk)) == set()
-    assert get_presence().user_sids(str(alice.pk)) == {attacker.sid}
+    assert await get_state().presence.user_sids(str(mallory.pk)) == set()
+    assert await get_state().presence.user_sids(str(alice.pk)) == {attacker.sid}
 
 
 async def test_an_unknown_event_is_answered(raw, make_user, no_tracebacks):

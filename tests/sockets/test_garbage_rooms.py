@@ -5,7 +5,7 @@ import pytest
 
 from chat.models import ChatHeader, ChatMember
 from chat.sockets.server import sio
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from tests.conftest import run_sync
 from tests.sockets.rooms_support import direct_chat
 
@@ -72,7 +72,7 @@ def stored() -> tuple[int, int]:
 async def test_malformed_payloads_are_invalid(scene, event):
     a, b, chat_id = scene
     before = stored()
-    viewing = get_presence().viewing_user_ids(chat_id)
+    viewing = await get_state().presence.viewing_user_ids(chat_id)
     a_rooms = set(sio.rooms(a.sio.get_sid()))
     payloads = BAD[event] + NOT_OBJECTS
     if event in ("joinRoom", "leaveRoom", "roomTyping", "findAllChatHeaders"):
@@ -82,7 +82,7 @@ async def test_malformed_payloads_are_invalid(scene, event):
         assert isinstance(answer, dict) and answer.get("code") == "invalid", (payload, answer)
         assert set(answer) == {"error", "code"} and answer["error"]
     assert stored() == before
-    assert get_presence().viewing_user_ids(chat_id) == viewing
+    assert await get_state().presence.viewing_user_ids(chat_id) == viewing
     assert set(sio.rooms(a.sio.get_sid())) == a_rooms
     await b.settle(0.1)
     assert not any(b.events.values()), dict(b.events)

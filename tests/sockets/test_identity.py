@@ -4,7 +4,7 @@ import pytest
 
 from chat.sockets.auth import event_user
 from chat.sockets.server import on
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from chat.tokens import issue_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,9 +44,9 @@ async def test_tokenless_socket_is_bound_by_its_first_event_with_a_token(clients
     alice = make_user("Alice")
     client = await clients(alice, token=None)
     assert (await client.call("testWhoAmI", {}))["code"] == "unauthorized"
-    assert get_presence().online_user_ids([alice.pk]) == set()
+    assert await get_state().presence.online_user_ids([alice.pk]) == set()
     assert await client.call("testWhoAmI", {"accessToken": issue_token(alice.pk)}) == {"userId": str(alice.pk)}
-    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
+    assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
     # From now on the socket is verified: no token needed.
     assert await client.call("testWhoAmI", {}) == {"userId": str(alice.pk)}
 
@@ -56,4 +56,4 @@ async def test_tokenless_socket_cannot_be_bound_to_another_user(clients, make_us
     client = await clients(alice, token=None)
     ack = await client.call("testWhoAmI", {"accessToken": issue_token(bob.pk)})
     assert ack["code"] == "forbidden"
-    assert get_presence().online_user_ids([alice.pk, bob.pk]) == set()
+    assert await get_state().presence.online_user_ids([alice.pk, bob.pk]) == set()

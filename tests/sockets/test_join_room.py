@@ -10,7 +10,7 @@ from chat.events import chat_room
 from chat.models import ChatHeader, ChatMember, FriendshipStatus
 from chat.services import rooms
 from chat.sockets.server import sio
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from chat.tokens import issue_token
 from tests.conftest import run_sync
 from tests.sockets.rooms_support import (
@@ -57,7 +57,7 @@ async def test_join_by_chat_id_answers_the_full_ack(clients, make_user):
     assert set(ack["chatHeader"]) == HEADER_KEYS
     assert ack["chatHeader"]["id"] == chat_id and ack["chatHeader"]["chatType"] == 0
     assert ack["chatHeader"]["name"] == "Bob"  # a one-to-one chat is named after the other user
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}
     assert chat_room(chat_id) in sio.rooms(a.sio.get_sid())
 
 
@@ -77,7 +77,7 @@ async def test_join_by_other_user_creates_the_chat_once(clients, make_user):
         alice.pk,
         bob.pk,
     }
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk), str(bob.pk)}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk), str(bob.pk)}
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ async def test_not_a_member_is_forbidden_whether_or_not_the_chat_exists(clients,
     assert existing["error"] == missing["error"]
     await b.settle()
     assert len(b.events["onMemberJoin"]) == 0
-    assert get_presence().viewing_user_ids(chat_id) == {str(bob.pk)}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(bob.pk)}
     assert chat_room(chat_id) not in sio.rooms(a.sio.get_sid())
 
 
@@ -163,7 +163,7 @@ async def test_user_id_of_someone_else_is_forbidden(clients, make_user):
     a = await clients(alice)
     answer = await a.call("joinRoom", {"chatHeaderId": chat_id, "userId": str(bob.pk)})
     assert answer["code"] == "forbidden"
-    assert get_presence().viewing_user_ids(chat_id) == set()
+    assert await get_state().presence.viewing_user_ids(chat_id) == set()
     ok = await a.call("joinRoom", {"chatHeaderId": chat_id, "userId": str(alice.pk).upper()})
     assert ok["joined"] is True
 
@@ -184,11 +184,11 @@ async def test_unverified_socket_needs_a_token_and_is_bound_by_one(clients, make
     assert refused["code"] == "unauthorized"
     bad = await a.call("joinRoom", {"chatHeaderId": chat_id, "accessToken": "not-a-jwt"})
     assert bad["code"] == "unauthorized"
-    assert get_presence().viewing_user_ids(chat_id) == set()
+    assert await get_state().presence.viewing_user_ids(chat_id) == set()
     ack = await a.call("joinRoom", {"chatHeaderId": chat_id, "accessToken": issue_token(alice.pk)})
     assert ack["joined"] is True
-    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}
+    assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}
 
 
 async def test_without_ack_an_error_comes_back_as_exception(clients, make_user):

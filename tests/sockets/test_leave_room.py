@@ -4,7 +4,7 @@ import pytest
 
 from chat.events import chat_room
 from chat.sockets.server import sio
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from chat.tokens import issue_token
 from tests.sockets.rooms_support import direct_chat, group_chat
 
@@ -21,11 +21,11 @@ async def test_leave_ends_viewing_and_room_traffic(clients, make_user):
     a, b = await clients(alice), await clients(bob)
     await a.call("joinRoom", {"chatHeaderId": chat_id})
     await b.call("joinRoom", {"chatHeaderId": chat_id})
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk), str(bob.pk)}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk), str(bob.pk)}
 
     ack = await a.call("leaveRoom", {"chatHeaderId": chat_id, "accessToken": None})
     assert ack == {"chatHeaderId": chat_id, "left": True}
-    assert get_presence().viewing_user_ids(chat_id) == {str(bob.pk)}
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(bob.pk)}
     assert chat_room(chat_id) not in sio.rooms(a.sio.get_sid())
 
     await b.call("roomTyping", typing(chat_id))
@@ -42,7 +42,7 @@ async def test_leave_is_idempotent(clients, make_user):
     await a.call("joinRoom", {"chatHeaderId": chat_id})
     for _ in range(2):
         assert await a.call("leaveRoom", {"chatHeaderId": chat_id}) == {"chatHeaderId": chat_id, "left": True}
-    assert get_presence().viewing_user_ids(chat_id) == set()
+    assert await get_state().presence.viewing_user_ids(chat_id) == set()
 
 
 async def test_viewing_is_per_socket(clients, make_user):
@@ -52,7 +52,7 @@ async def test_viewing_is_per_socket(clients, make_user):
     await phone.call("joinRoom", {"chatHeaderId": chat_id})
     await laptop.call("joinRoom", {"chatHeaderId": chat_id})
     await laptop.call("leaveRoom", {"chatHeaderId": chat_id})
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}  # the phone still looks at it
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}  # the phone still looks at it
     await b.call("roomTyping", typing(chat_id))
     await phone.received("typing")
     await laptop.settle()
@@ -98,7 +98,7 @@ async def test_token_of_another_user_is_forbidden(clients, make_user):
     await a.call("joinRoom", {"chatHeaderId": chat_id})
     answer = await a.call("leaveRoom", {"chatHeaderId": chat_id, "accessToken": issue_token(bob.pk)})
     assert answer["code"] == "forbidden"
-    assert get_presence().viewing_user_ids(chat_id) == {str(alice.pk)}  # nothing changed
+    assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}  # nothing changed
 
 
 @pytest.mark.parametrize("payload", [{}, {"chatHeaderId": None}, {"chatHeaderId": "abc"}, {"chatHeaderId": 1.5}])

@@ -3,12 +3,17 @@
 import pytest
 
 from chat.models import FriendshipStatus, User
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from chat.tokens import issue_token
 from tests.conftest import run_sync
-from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received, until
+from tests.sockets.presence_support import state_until
+from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _sids_are(user, sids: set[str]) -> bool:
+    return await get_state().presence.user_sids(user.pk) == sids
 
 
 def status(user, active, client_type="web"):
@@ -26,11 +31,11 @@ async def test_online_on_first_socket_offline_after_last(clients, make_user):
     await phone.disconnect()  # a tab closing does not make the user offline
     await b.settle()
     assert b.events["clientStatus"] == [status(alice, True, "mobile")]
-    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
+    assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
 
     await laptop.disconnect()
     assert (await received(b, "clientStatus", 2))[1] == status(alice, False, "web")
-    assert get_presence().online_user_ids([alice.pk]) == set()
+    assert await get_state().presence.online_user_ids([alice.pk]) == set()
     assert run_sync(lambda: User.objects.get(pk=alice.pk).last_seen) is not None
 
 
@@ -77,7 +82,7 @@ async def test_tokenless_socket_counts_from_the_event_that_binds_it(clients, mak
     a = await clients(alice, token=None, query={"clientType": "flutter"})
     await b.settle()
     assert b.events["clientStatus"] == []
-    assert get_presence().online_user_ids([alice.pk]) == set()
+    assert await get_state().presence.online_user_ids([alice.pk]) == set()
 
     # Unverified: no chat traffic, and friends coming online are not reported to it.
     other = make_user("Other")
@@ -90,7 +95,7 @@ async def test_tokenless_socket_counts_from_the_event_that_binds_it(clients, mak
     assert {f["userId"] for f in friends} == {str(bob.pk), str(other.pk)}
     assert await received(b, "clientStatus") == [status(alice, True, "flutter")]
     assert await received(o, "clientStatus") == [status(alice, True, "flutter")]
-    assert get_presence().online_user_ids([alice.pk]) == {str(alice.pk)}
+    assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
 
     await a.disconnect()
     assert (await received(b, "clientStatus", 2))[1] == status(alice, False, "flutter")
@@ -116,13 +121,13 @@ async def test_viewing_is_per_socket_and_ends_with_the_socket(clients, make_user
 
     phone_sid = phone.sio.get_sid()
     await laptop.disconnect()  # a laptop going away does not undo the phone's viewing
-    await until(lambda: get_presence().user_sids(alice.pk) == {phone_sid})
-    assert get_presence().viewing_user_ids(one) == {str(alice.pk)}
-    assert get_presence().viewing_user_ids(two) == set()
+    await state_until(lambda: _sids_are(alice, {phone_sid}))
+    assert await get_state().presence.viewing_user_ids(one) == {str(alice.pk)}
+    assert await get_state().presence.viewing_user_ids(two) == set()
 
     await phone.disconnect()
-    await until(lambda: not get_presence().user_sids(alice.pk))
-    assert get_presence().viewing_user_ids(one) == set()
+    await state_until(lambda: _sids_are(alice, set()))
+    assert await get_state().presence.viewing_user_ids(one) == set()
 
 
 async def test_is_online_in_the_lists_follows_presence(clients, make_user):

@@ -8,7 +8,7 @@ import pytest
 import socketio
 
 from chat.models import ChatMessage, User
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 from chat.tokens import issue_token
 from tests.conftest import db_call
 from tests.sockets._message_helpers import direct_chat
@@ -33,7 +33,7 @@ async def test_an_expired_socket_is_unauthorized_then_disconnected(clients, make
     assert ack["code"] == "unauthorized", ack
     assert "expired" in ack["error"]
     assert await wait_disconnected(client), "the server must disconnect a socket whose token expired"
-    assert get_presence().user_sids(str(alice.pk)) == set()
+    assert await get_state().presence.user_sids(str(alice.pk)) == set()
     assert await db_call(ChatMessage.objects.filter(chat_id=chat_id).count)() == 0
 
 
@@ -80,13 +80,13 @@ async def test_a_user_holds_at_most_the_configured_number_of_sockets(chat_server
     with pytest.raises(socketio.exceptions.ConnectionError):
         await extra.connect(f"{chat_server.url}?userId={alice.pk}", auth={"accessToken": issue_token(alice.pk)})
     assert "at most 3" in errors[0]["message"]
-    assert len(get_presence().user_sids(str(alice.pk))) == 3
+    assert len(await get_state().presence.user_sids(str(alice.pk))) == 3
     # Another user is not affected, and a freed place can be taken again.
     await clients(make_user("Bob"))
     await held[0].disconnect()
     await asyncio.sleep(0.1)
     await clients(alice)
-    assert len(get_presence().user_sids(str(alice.pk))) == 3
+    assert len(await get_state().presence.user_sids(str(alice.pk))) == 3
 
 
 async def test_unverified_sockets_take_no_places(clients, make_user, settings):
@@ -94,13 +94,13 @@ async def test_unverified_sockets_take_no_places(clients, make_user, settings):
     settings.CHAT_MAX_SOCKETS_PER_USER = 2
     victim = make_user("Victim")
     squatters = [await clients(victim, token=None) for _ in range(4)]
-    assert get_presence().user_sids(str(victim.pk)) == set()
+    assert await get_state().presence.user_sids(str(victim.pk)) == set()
     await clients(victim)
     # A tokenless socket that binds with a token counts from then on, and is refused when full.
     assert isinstance(await squatters[0].call("getMyChats", {"accessToken": issue_token(victim.pk)}), list)
     ack = await squatters[1].call("getMyChats", {"accessToken": issue_token(victim.pk)})
     assert ack["code"] == "unauthorized" and "at most 2" in ack["error"]
-    assert len(get_presence().user_sids(str(victim.pk))) == 2
+    assert len(await get_state().presence.user_sids(str(victim.pk))) == 2
 
 
 @pytest.mark.redis
@@ -109,14 +109,14 @@ async def test_the_socket_limit_holds_in_redis(redis_url):
 
     store = RedisPresence(redis_url, prefix="test:limit")
     try:
-        assert store.add_socket("u", "s1", "web", limit=2) is True
-        assert store.add_socket("u", "s2", "web", limit=2) is False
+        assert await store.add_socket("u", "s1", "web", limit=2) is True
+        assert await store.add_socket("u", "s2", "web", limit=2) is False
         with pytest.raises(SocketLimitReached):
-            store.add_socket("u", "s3", "web", limit=2)
-        assert store.user_sids("u") == {"s1", "s2"}
-        assert store.add_socket("u", "s2", "web", limit=2) is False  # re-adding a held socket is fine
+            await store.add_socket("u", "s3", "web", limit=2)
+        assert await store.user_sids("u") == {"s1", "s2"}
+        assert await store.add_socket("u", "s2", "web", limit=2) is False  # re-adding a held socket is fine
     finally:
-        store.reset()
+        await store.reset()
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,11 @@
 """`manage.py reset_viewing_state`: forget presence and viewing state (after a crash, before start-up)."""
 
+import asyncio
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chat.state.presence import get_presence
+from chat.state.store import get_state
 
 
 class Command(BaseCommand):
@@ -14,6 +16,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        get_presence().reset()
+        # The state layer is async; a command has no loop of its own, so this call brings one.
+        asyncio.run(get_state().presence.reset())
         where = "Redis" if settings.REDIS_URL else "this process (nothing is shared without REDIS_URL)"
         self.stdout.write(f"presence and viewing state cleared in {where}")

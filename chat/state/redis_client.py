@@ -1,0 +1,77 @@
+"""The process's one Redis client (one `redis.asyncio` connection pool), shared by presence, viewing and
+rate limits. python-socketio's `AsyncRedisManager` keeps a pool of its own for the pub/sub channel.
+
+`redis.asyncio` connections belong to the event loop that opened them. A server process has one loop:
+`open()`, called at start-up (chat_project/lifecycle.py, through `chat.state.open_state`), makes the
+client there, and every call on that loop shares its pool. A call from any other loop (a management
+command's `asyncio.run`, `async_to_sync` outside a server, a test) gets a client for that call only,
+closed after it, so that no connection outlives the loop it belongs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+
+# A Redis that stopped answering must not hold an event forever: rate limits then fail open, presence
+# calls fail like any server error.
+CONNECT_TIMEOUT = 2.0
+COMMAND_TIMEOUT = 5.0
+
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """What a Redis outage raises: redis-py's errors, and the socket's own when a timeout hits first."""
+    import redis
+
+    return (redis.RedisError, OSError, asyncio.TimeoutError)
+
+
+class RedisConnector:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: aioredis.Redis | None = None
+
+    def _new_client(self) -> aioredis.Redis:
+        return aioredis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=COMMAND_TIMEOUT,
+        )
+
+    async def open(self) -> None:
+        """Make the shared client on the running loop (the server's)."""
+        if self._client is None:
+            self._loop = asyncio.get_running_loop()
+            self._client = self._new_client()
+
+    async def close(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.aclose()
+
+    def shared_client(self) -> aioredis.Redis | None:
+        """The pooled client when called on its loop, else None."""
+        if self._client is not None and self._loop is asyncio.get_running_loop() and not self._loop.is_closed():
+            return self._client
+        return None
+
+    @contextlib.asynccontextmanager
+    async def client(self) -> AsyncIterator[aioredis.Redis]:
+        shared = self.shared_client()
+        if shared is not None:
+            yield shared
+            return
+        own = self._new_client()
+        try:
+            yield own
+        finally:
+            await own.aclose()
+
+    async def ping(self) -> bool:
+        async with self.client() as client:
+            return bool(await client.ping())
