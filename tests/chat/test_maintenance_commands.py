@@ -8,9 +8,10 @@ from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from chat.models import ChatMember, ChatMessage
+from chat.models import ChatMember, ChatMessage, MessageType
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_get_or_create
+from chat.services.messages import chat_mark_read, message_create, message_remove
 from chat.state.store import get_state
 
 pytestmark = pytest.mark.django_db
@@ -24,16 +25,21 @@ def run(name, *args) -> str:
 
 @pytest.fixture
 def chat_with_history(make_user):
+    """Alice's messages "old" (which Bob read) and "recent", both deleted since, and "kept"."""
     alice, bob = make_user("Alice"), make_user("Bob")
     chat, _ = chat_direct_get_or_create(user=alice, other=bob)
+
+    def sent(text):
+        return message_create(sender=alice, chat_id=chat.pk, message_type=MessageType.TEXT, text=text)[0]
+
+    old = sent("old")
+    chat_mark_read(user=bob, chat_id=chat.pk)
+    recent, kept = sent("recent"), sent("kept")
+    message_remove(user=alice, chat_id=chat.pk, message_ids=[old.pk, recent.pk])
+    # Deleted 40 and 2 days ago: no service deletes in the past, and the purge goes by age.
     now = timezone.now()
-    old = ChatMessage.objects.create(
-        chat=chat, sender=alice, message="old", is_deleted=True, deletion_time=now - timedelta(days=40)
-    )
-    recent = ChatMessage.objects.create(
-        chat=chat, sender=alice, message="recent", is_deleted=True, deletion_time=now - timedelta(days=2)
-    )
-    kept = ChatMessage.objects.create(chat=chat, sender=alice, message="kept")
+    for message, days in ((old, 40), (recent, 2)):
+        ChatMessage.objects.filter(pk=message.pk).update(deletion_time=now - timedelta(days=days))
     return alice, bob, chat, old, recent, kept
 
 
@@ -47,7 +53,7 @@ def test_purge_removes_only_old_soft_deleted_messages(chat_with_history):
 
 def test_purge_keeps_read_marks(chat_with_history):
     _alice, bob, chat, old, _, _kept = chat_with_history
-    ChatMember.objects.filter(chat=chat, user=bob).update(last_read_message=old.pk)
+    assert ChatMember.objects.get(chat=chat, user=bob).last_read_message_id == old.pk
     run("purge_deleted_messages", "--older-than", "30")
     membership = ChatMember.objects.get(chat=chat, user=bob)
     assert membership.last_read_message_id == old.pk

@@ -255,16 +255,16 @@ def test_a_text_message_costs_three_queries(pair, monkeypatch, django_assert_max
 
 
 def test_send_check_blocks_only_one_to_one_chats(pair, make_user):
-    from chat.models import ChatHeader, ChatType, Friendship, FriendshipStatus
     from chat.selectors.messages import member_send_blocked
+    from chat.services.friendships import friendship_block
+    from chat.services.groups import group_create
 
     alice, bob, chat = pair
     assert member_send_blocked(user=alice, chat_id=chat.pk) is False
-    Friendship.objects.create(requester=bob, addressee=alice, status=FriendshipStatus.BLOCKED, blocked_by=bob)
+    friendship_block(user=bob, other=alice)
     assert member_send_blocked(user=alice, chat_id=chat.pk) is True
     assert member_send_blocked(user=bob, chat_id=chat.pk) is True
-    group = ChatHeader.objects.create(chat_type=ChatType.GROUP, name="G")
-    ChatMember.objects.create(chat=group, user=alice)
+    group = group_create(creator=alice, name="G", member_ids=[])
     assert member_send_blocked(user=alice, chat_id=group.pk) is False
     for user, chat_id in ((bob, group.pk), (make_user("Eve"), chat.pk), (alice, 10**9)):
         with pytest.raises(Forbidden):
@@ -276,7 +276,7 @@ def test_a_read_asks_about_blocks_only_when_the_reader_has_one(
 ):
     """The read state and "does the reader have any block" are one query; only a reader with a block
     asks which members the read must not reach (CONTRACT §11). Read-clear pushes are stubbed here."""
-    from chat.models import Friendship, FriendshipStatus
+    from chat.services.friendships import friendship_block
     from notifications import services as notification_services
 
     monkeypatch.setattr(notification_services, "chat_read", lambda **kwargs: None)
@@ -293,9 +293,7 @@ def test_a_read_asks_about_blocks_only_when_the_reader_has_one(
     with django_assert_max_num_queries(4) as captured:  # + the savepoint pair of atomic() in a test
         message_services.chat_mark_read(user=bob, chat_id=chat.pk)
     assert statements(captured) == ["SELECT", "UPDATE"]
-    Friendship.objects.create(
-        requester=bob, addressee=make_user("Eve"), status=FriendshipStatus.BLOCKED, blocked_by=bob
-    )
+    friendship_block(user=bob, other=make_user("Eve"))
     create(alice, chat, "y")
     with django_assert_max_num_queries(5) as captured:
         message_services.chat_mark_read(user=bob, chat_id=chat.pk)

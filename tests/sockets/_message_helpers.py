@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from django.utils import timezone
-
 from chat.events import bridge, chat_room
-from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus
+from chat.models import ChatMessage
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_get_or_create
+from chat.services.friendships import friendship_block
+from chat.services.groups import group_create
 from chat.sockets.server import sio
 from tests.conftest import run_sync
 
@@ -34,29 +34,14 @@ def direct_chat(user, other) -> int:
     return chat.pk
 
 
-def group_chat(creator, *members) -> int:
-    """A group chat, as rows (group creation is the REST feature's; these tests only need the rows)."""
-
-    def make():
-        now = timezone.now()
-        chat = ChatHeader.objects.create(chat_type=ChatType.GROUP, name="Group", created_by=creator)
-        ChatMember.objects.create(chat=chat, user=creator, is_admin=True, joined_time=now)
-        for member in members:
-            ChatMember.objects.create(chat=chat, user=member, joined_time=now)
-        return chat.pk
-
-    return run_sync(make)
+def group_chat(creator, *members, name: str = "Group") -> int:
+    """A group chat with `creator` as its admin, made as POST /api/chat/groups makes it."""
+    return run_sync(lambda: group_create(creator=creator, name=name, member_ids=[m.pk for m in members]).pk)
 
 
 def block(blocker, other) -> None:
-    def make():
-        Friendship.objects.update_or_create(
-            requester=blocker,
-            addressee=other,
-            defaults={"status": FriendshipStatus.BLOCKED, "blocked_by": blocker},
-        )
-
-    run_sync(make)
+    """`blocker` blocks `other`, as POST /api/friendships/<id>/block does."""
+    run_sync(friendship_block, user=blocker, other=other)
 
 
 def header(viewer, chat_id: int) -> dict:

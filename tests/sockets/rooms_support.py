@@ -6,12 +6,12 @@ import asyncio
 
 from chat.models import Friendship, FriendshipStatus, MessageType
 from chat.services import friendships
-from chat.services.groups import group_create
 from chat.services.messages import message_create, message_remove
 from tests.conftest import run_sync
-from tests.sockets._message_helpers import (
+from tests.sockets._message_helpers import (  # noqa: F401 - the room tests import them from here
     MESSAGE_DTO_KEYS,
-    direct_chat,  # noqa: F401 - the room tests import it from here
+    direct_chat,
+    group_chat,
 )
 
 MEMBER_KEYS = {"userId", "name", "avatar", "isOnline", "isViewingChat", "lastReadMessageId", "isAdmin"}
@@ -43,10 +43,6 @@ def _befriend(a, b, status: int) -> Friendship:
 
 def befriend(a, b, status: int = FriendshipStatus.ACCEPTED) -> Friendship:
     return run_sync(_befriend, a, b, status)
-
-
-def group_chat(creator, *members, name: str = "Group") -> int:
-    return run_sync(lambda: group_create(creator=creator, name=name, member_ids=[m.pk for m in members]).pk)
 
 
 def send(user, chat_id: int, text: str = "hello"):

@@ -20,13 +20,10 @@ from tests.sockets._message_helpers import (
     send,
     stored,
 )
-from uploads.models import Upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def upload(path: str, message_type: int, uploader=None) -> None:
-    run_sync(Upload.objects.create, uploader=uploader, message_type=message_type, path=path, storage_name=path, size=1)
+AUDIO_UPLOAD = "<the path of the audio file Alice uploaded>"
 
 
 async def test_text_message_reaches_the_room_and_acks_the_dto(scene):
@@ -81,10 +78,9 @@ async def test_header_moves_and_unread_counts_follow(scene):
     assert chat.last_activity_time.isoformat()[:23] == reply["creationTime"][:23].replace("Z", "")
 
 
-async def test_media_message_with_an_uploaded_path(scene):
+async def test_media_message_with_an_uploaded_path(scene, uploaded):
     s = scene
-    path = "/uploads/chat-messages/images/abc123.webp"
-    upload(path, 2, s.alice)
+    path = uploaded(s.alice, 2)
     ack = await s.a1.call(
         "createMessage", {"message": path, "chatHeaderId": s.chat_id, "messageType": 2, "caption": "Look!"}
     )
@@ -98,13 +94,14 @@ async def test_media_message_with_an_uploaded_path(scene):
     [
         (1, "Hello, world!"),  # the spec's ChatClient.sendMessage: messageType defaults to 1
         (2, "/uploads/chat-messages/images/never-uploaded.webp"),
-        (2, "/uploads/chat-messages/audios/a.mp3"),  # uploaded, but as audio
+        (2, AUDIO_UPLOAD),  # uploaded, but as audio
         (4, ""),
     ],
 )
-async def test_media_type_needs_an_uploaded_path_of_that_type(scene, message_type, text):
+async def test_media_type_needs_an_uploaded_path_of_that_type(scene, uploaded, message_type, text):
     s = scene
-    upload("/uploads/chat-messages/audios/a.mp3", 1, s.alice)
+    audio = uploaded(s.alice, 1)
+    text = audio if text is AUDIO_UPLOAD else text
     ack = await s.a1.call("createMessage", {"message": text, "chatHeaderId": s.chat_id, "messageType": message_type})
     assert ack["code"] == "invalid"
     assert "uploaded" in ack["error"] or "uploadFile" in ack["error"]
@@ -175,8 +172,8 @@ async def test_blocked_either_way(scene, blocker):
 
 async def test_a_block_does_not_silence_a_group(scene):
     s = scene
+    group_id = group_chat(s.alice, s.bob, s.carol)  # before the block: nobody is added across one
     block(s.alice, s.bob)
-    group_id = group_chat(s.alice, s.bob, s.carol)
     await join(s.b1, group_id)
     await join(s.c1, group_id)
     dto = await send(s.a1, group_id, "to the group")
