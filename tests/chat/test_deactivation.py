@@ -103,6 +103,7 @@ async def test_a_save_that_changes_no_access_disconnects_nobody(clients, make_us
     tab = await clients(alice)
 
     def rename():
+        # Written around the services on purpose: the receiver must tell such saves from a deactivation.
         user = User.objects.get(pk=alice.pk)
         user.name = "Alice B"
         user.save()

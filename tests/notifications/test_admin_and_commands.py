@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from chat.models import User
 from notifications.models import Push, PushKind, PushState
+from notifications.services import push_test_create
 from tests.notifications.conftest import add_device
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +25,7 @@ def moderator(client):
 
 
 def failed_push(user, device) -> Push:
+    """A push the worker gave up on: written directly, as eight failed sends would leave it."""
     return Push.objects.create(
         kind=PushKind.TEST,
         user=user,
@@ -52,7 +54,7 @@ def test_admin_retry_action_queues_failed_pushes_again(moderator, make_user, out
     bob = make_user("Bob")
     device = add_device(bob)
     failed = failed_push(bob, device)
-    sent = Push.objects.create(
+    sent = Push.objects.create(  # written directly, as the worker leaves a push it sent
         kind=PushKind.TEST, user=bob, device=device, token=device.token, platform="android", state=PushState.SENT
     )
     response = moderator.post(
@@ -93,8 +95,8 @@ def test_send_test_push_without_devices_or_user(make_user, outbox):
 
 def test_run_push_worker_once_delivers_what_is_due(make_user, outbox):
     bob = make_user("Bob")
-    device = add_device(bob)
-    Push.objects.create(kind=PushKind.TEST, user=bob, device=device, token=device.token, platform="android", title="x")
+    add_device(bob)
+    push_test_create(user=bob, title="x", body="")
     out = io.StringIO()
     call_command("run_push_worker", "--once", stdout=out)
     assert "sent 1" in out.getvalue()

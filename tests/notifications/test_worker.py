@@ -100,7 +100,7 @@ def test_a_row_reclaimed_elsewhere_is_not_overwritten(scripted, make_user):
     """A worker whose lease ran out does not record over the worker that took the row after it."""
     (push,) = queue_message(make_user, due=NOW)
     (stale,) = claim_due(now=NOW, limit=10)
-    Push.objects.filter(pk=push.pk).update(claim_id="someone-else")
+    Push.objects.filter(pk=push.pk).update(claim_id="someone-else")  # what the other worker's claim wrote
     from notifications.worker import StepReport, _record
 
     report = StepReport()
@@ -114,7 +114,7 @@ def test_rows_left_by_a_stopped_worker_are_sent_after_restart(scripted, make_use
     settings.PUSH_CLAIM_TIMEOUT = 300
     waiting, crashed, in_flight = queue_message(make_user, due=NOW, devices=3)
     # The process stopped: one row never claimed, one claimed long ago, one claimed a moment ago
-    # (by a worker that is still alive and sending it).
+    # (by a worker that is still alive and sending it). Written directly: those are other processes' claims.
     Push.objects.filter(pk=crashed.pk).update(state=PushState.SENDING, claimed_at=NOW - timedelta(minutes=10))
     Push.objects.filter(pk=in_flight.pk).update(state=PushState.SENDING, claimed_at=NOW - timedelta(seconds=10))
 
@@ -128,12 +128,13 @@ def test_rows_left_by_a_stopped_worker_are_sent_after_restart(scripted, make_use
 
 @pytest.mark.django_db
 def test_dropped_when_no_longer_deliverable(scripted, make_user):
-    from chat.models import ChatMessage
-    from notifications.models import Device
+    from chat.services.messages import message_remove
+    from notifications.devices import device_delete
 
     first, second, third = queue_message(make_user, due=NOW, devices=3)
-    Device.objects.filter(pk=first.device_id).delete()
-    ChatMessage.objects.filter(pk=second.message_id).update(is_deleted=True)
+    device_delete(user=first.user, token=first.token)
+    message = second.message
+    message_remove(user=message.sender, chat_id=message.chat_id, message_ids=[message.pk])
     deliver_due(now=NOW)
     rows = {p.pk: (p.state, p.last_error) for p in Push.objects.all()}
     assert rows[first.pk] == ("dropped", "the device token was removed")
