@@ -60,13 +60,13 @@ class ServerProcess:
     """`chat_project.asgi:application` under uvicorn on a free loopback port, as `make run` serves it
     (per-message deflate off), its output in `log_path`."""
 
-    def __init__(self, env: dict, log_path: Path) -> None:
+    def __init__(self, env: dict, log_path: Path, app: str = "chat_project.asgi:application") -> None:
         self.port = free_port()
         self.env = env
         self.log_path = log_path
         with log_path.open("w") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "chat_project.asgi:application", "--host", "127.0.0.1",
+                [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
                  "--port", str(self.port), "--ws-per-message-deflate", "false", "--log-level", "warning"],
                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
