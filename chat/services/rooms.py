@@ -4,7 +4,9 @@ The database part of each event (access checks, creating a one-to-one chat, the 
 synchronous call in the ORM's thread. The socket part (room membership, viewing, typing) is done by
 the handler on the event loop right after, once it has checked that the socket is still connected:
 a socket whose disconnect already ran must leave no viewing or typing state behind, because nothing
-would ever clear it (the user would never get a push for that chat again).
+would ever clear it (the user would never get a push for that chat again). Viewing and presence are
+the async state layer's (chat.state): `viewing_start`/`viewing_stop` are awaited on the loop, and the
+answers' presence is filled in there (`RoomJoin.needs`), never from this thread.
 
 `typing` and `onMemberJoin` describe no database change, so they are emitted at once, not after a
 commit; they still leave from here so that every transport announces them the same way. Neither
