@@ -16,7 +16,7 @@ from chat.models import ChatHeader, ChatMember, FriendshipStatus, User
 from chat.services.chats import chat_direct_get_or_create
 from chat.tokens import issue_token
 from tests.api.helpers import error, ok
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets.rooms_support import befriend
 
 URL = "/api/chat/getChatHeaderAsync"
@@ -128,9 +128,9 @@ async def test_group_endpoints_hide_presence_and_additions_across_a_block(chat_s
     a, b = await clients(alice), await clients(bob)
     for client in (a, b):
         assert (await client.call("joinRoom", {"chatHeaderId": gid}))["joined"] is True
-    await a.settle()
-    a.events.clear()
-    b.events.clear()
+    await barrier(a, b)
+    a.clear()
+    b.clear()
 
     # Carol adds Dave: Alice hears it; Bob, on the other side of a block from Dave, does not.
     added = data(
@@ -139,7 +139,7 @@ async def test_group_endpoints_hide_presence_and_additions_across_a_block(chat_s
     assert member(added, bob)["isOnline"] is True  # Carol sees everyone as they are
     (joined,) = await a.received("onMemberJoin")
     assert joined["userId"] == str(dave.pk) and joined["chatHeaderId"] == gid
-    await b.settle()
+    await b.barrier()
     assert b.events["onMemberJoin"] == []
 
     # Alice, who blocked Bob, never sees him online in a group answer.

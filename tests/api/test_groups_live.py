@@ -6,7 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chat.events import chat_room
+from chat.sockets.server import sio
 from chat.tokens import issue_token
+from tests.conftest import barrier
+from tests.sockets.presence_support import state_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,9 +35,9 @@ async def test_additions_announce_and_removals_silence(chat_server, clients, mak
     for client in (a, b, b2, c):
         ack = await client.call("joinRoom", {"chatHeaderId": gid})
         assert ack.get("joined") is True, ack
-    await a.settle()
+    await barrier(a, b, b2, c)
     for client in (a, b, b2, c):
-        client.events.clear()
+        client.clear()
 
     added = await rest(chat_server, alice, "POST", f"/api/chat/groups/{gid}/members", {"userIds": [str(dave.pk)]})
     assert added.status_code == 200, added.text
@@ -51,11 +55,16 @@ async def test_additions_announce_and_removals_silence(chat_server, clients, mak
 
     removed = await rest(chat_server, alice, "DELETE", f"/api/chat/groups/{gid}/members/{bob.pk}")
     assert removed.status_code == 200, removed.text
-    await a.settle()
+
+    async def bob_has_left() -> bool:
+        # His sockets leave the room after the commit, on the server's loop: no event tells when.
+        return all(chat_room(gid) not in sio.rooms(client.sio.get_sid()) for client in (b, b2))
+
+    await state_until(bob_has_left)
     sent = await a.call("createMessage", {"chatHeaderId": gid, "message": "after Bob left", "messageType": 0})
     assert "chatMessage" in sent, sent
     assert (await c.wait_for("message"))["chatMessage"]["message"] == "after Bob left"
-    await a.settle(0.3)
+    await barrier(b, b2)
     assert b.events["message"] == [] and b2.events["message"] == []
     # And Bob can no longer act in it.
     refused = await b.call("createMessage", {"chatHeaderId": gid, "message": "still here?", "messageType": 0})

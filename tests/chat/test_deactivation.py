@@ -90,7 +90,7 @@ async def test_the_sockets_of_a_deactivated_user_are_disconnected_at_once(client
     for tab in tabs:
         assert await disconnected(tab) < 2
     assert not run_sync(User.objects.get, pk=alice.pk).is_active
-    await bystander.settle()
+    await bystander.barrier()  # fails if the socket is disconnected meanwhile
     assert bystander.sio.connected
     assert await get_state().presence.online_user_ids([alice.pk, bob.pk]) == {str(bob.pk)}
     # And they cannot come back.
@@ -110,7 +110,7 @@ async def test_a_save_that_changes_no_access_disconnects_nobody(clients, make_us
         User.objects.filter(pk=alice.pk).update(last_seen=None)
 
     run_sync(rename)
-    await tab.settle(0.3)
+    await tab.barrier()  # a disconnect would have been on its way already: the barrier would fail
     assert tab.sio.connected
 
 
@@ -126,7 +126,7 @@ async def test_a_rolled_back_deactivation_disconnects_nobody(clients, make_user)
             raise RuntimeError("changed my mind")
 
     run_sync(roll_back)
-    await tab.settle(0.3)
+    await tab.barrier()
     assert tab.sio.connected
 
 
@@ -186,7 +186,7 @@ async def test_manage_py_shell_disconnects_through_redis(redis_servers):
         [sys.executable, "manage.py", "shell", "-c", code], cwd=REPO_DIR, env=env, check=True, capture_output=True
     )
     assert await disconnected(tab) < 2
-    await other.settle()
+    await other.barrier()
     assert other.sio.connected
     await other.disconnect()
 

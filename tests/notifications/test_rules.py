@@ -88,7 +88,10 @@ async def test_disconnect_ends_viewing(clients, outbox, pair):
     viewer = await clients(bob)
     await join(viewer, chat_id)
     await viewer.disconnect()
-    await sender.settle(0.1)
+    # Bob going offline is the last thing his disconnect does, after his viewing ended.
+    await sender.until(
+        lambda: {"userId": str(bob.pk), "clientType": "web", "activeNow": False} in sender.events["clientStatus"]
+    )
     await send(sender, chat_id)
     await delivered()
     assert recipients(outbox) == [str(bob.pk)]

@@ -7,7 +7,6 @@ as a load balancer would place them.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import tempfile
 import uuid
@@ -170,7 +169,6 @@ async def test_presence_is_shared_between_workers(workers, connect):
     # A second socket on worker 2, then the first one closes: still online, nothing announced.
     a2 = await connect(alice, 1)
     await a1.disconnect()
-    await asyncio.sleep(0.3)
     assert await alice_online_seen_from_worker_2() == (True, True if friends else None)
     assert len(heard(b, "clientStatus", lambda s: s["userId"] == alice.id)) == 1
 
@@ -183,6 +181,10 @@ async def test_presence_is_shared_between_workers(workers, connect):
         what="clientStatus offline",
     )
     assert await alice_online_seen_from_worker_2() == (False, False if friends else None)
+    # Online, then offline once: the first socket's closing announced nothing.
+    assert heard(b, "clientStatus", lambda s: s["userId"] == alice.id) == [
+        {"userId": alice.id, "clientType": "web", "activeNow": active} for active in (True, False)
+    ]
 
 
 async def test_viewing_and_group_removal_are_seen_by_every_worker(workers, connect):
@@ -206,6 +208,10 @@ async def test_viewing_and_group_removal_are_seen_by_every_worker(workers, conne
         return {m["userId"]: m["isViewingChat"] for m in header["members"]}
 
     assert await viewing_seen_from_worker_1() == {admin.id: True, bob.id: True, carol.id: True}
+    # A one-to-one chat of the admin's and Bob's, both in its room: what the admin sends there later is
+    # the event that Bob's socket must hear after anything of the group's (below).
+    direct_id = (await a.call("joinRoom", {"otherUserId": bob.id}))["chatHeaderId"]
+    assert (await b.call("joinRoom", {"chatHeaderId": direct_id}))["joined"] is True
 
     # Bob leaves the room on worker 2: worker 1 sees he no longer views it.
     assert (await b.call("leaveRoom", {"chatHeaderId": chat_id})) == {"chatHeaderId": chat_id, "left": True}
@@ -220,7 +226,11 @@ async def test_viewing_and_group_removal_are_seen_by_every_worker(workers, conne
         "chatMessage"
     ]
     await hears(c, "message", lambda m: m["chatMessage"]["id"] == sent["id"], what="Carol hears")
-    await asyncio.sleep(0.3)
+    # Sent after it from the same worker, so it reaches worker 2 through the channel after it.
+    later = (await a.call("createMessage", {"chatHeaderId": direct_id, "message": "to Bob", "messageType": 0}))[
+        "chatMessage"
+    ]
+    await hears(b, "message", lambda m: m["chatMessage"]["id"] == later["id"], what="the later message")
     assert heard(b, "message", lambda m: m["chatMessage"]["id"] == sent["id"]) == []
     assert bob.id not in await viewing_seen_from_worker_1()
     assert (await b.call("findAllMessages", {"chatHeaderId": chat_id}))["code"] == "forbidden"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from chat.models import Friendship, FriendshipStatus, MessageType
 from chat.services import friendships
 from chat.services.messages import message_create, message_remove
@@ -52,17 +50,3 @@ def send(user, chat_id: int, text: str = "hello"):
 def delete_message(message) -> None:
     """Its author deletes it, as removeMessage does (the chat header's count and last message follow)."""
     run_sync(message_remove, user=message.sender, chat_id=message.chat_id, message_ids=[message.pk])
-
-
-async def received(client, event: str, count: int = 1, timeout: float = 3) -> list:
-    """`Client.received`: wait until `client` has received `count` `event`s in all and return them."""
-    return await client.received(event, count, timeout=timeout)
-
-
-async def until(condition, timeout: float = 3) -> None:
-    """Wait until `condition()` holds (server-side effects of a disconnect, say)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.01)

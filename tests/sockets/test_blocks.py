@@ -14,7 +14,7 @@ import pytest
 
 from chat.models import ChatHeader, ChatMessage, FriendshipStatus
 from chat.services.friendships import friendship_delete
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets.rooms_support import befriend, direct_chat, group_chat, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,9 +38,10 @@ async def text(client, chat_id: int, message: str = "hi") -> dict:
 
 
 async def clear(*clients) -> None:
-    await clients[0].settle()
+    """Forget what the sockets heard so far (the joins' onMemberJoin, say), once it has all arrived."""
+    await barrier(*clients)
     for client in clients:
-        client.events.clear()
+        client.clear()
 
 
 @pytest.fixture
@@ -93,11 +94,11 @@ async def test_on_member_join_does_not_cross_the_block_in_a_group(group):
     assert ack["joined"] is True
     (event,) = await g.c.received("onMemberJoin")
     assert event["userId"] == str(g.bob.pk)
-    await g.a.settle()
+    await g.a.barrier()
     assert g.a.events["onMemberJoin"] == []
     await g.a.call("joinRoom", {"chatHeaderId": g.group_id})
     assert len(await g.c.received("onMemberJoin", 2)) == 2
-    await g.b.settle()
+    await g.b.barrier()
     assert g.b.events["onMemberJoin"] == []
 
 
@@ -107,7 +108,7 @@ async def test_typing_does_not_cross_the_block_in_a_group(group):
     assert (await g.c.received("typing"))[0]["userId"] == str(g.bob.pk)
     await g.a.call("roomTyping", typing(g.group_id))
     assert [e["userId"] for e in await g.c.received("typing", 2)] == [str(g.bob.pk), str(g.alice.pk)]
-    await g.a.settle()
+    await barrier(g.a, g.b)
     assert g.a.events["typing"] == [] and g.b.events["typing"] == []
     # Nor does the stop a disconnect announces, or the one a leaveRoom announces.
     await g.b.disconnect()
@@ -115,7 +116,7 @@ async def test_typing_does_not_cross_the_block_in_a_group(group):
     stops = await g.c.received("typing", 4)
     assert sorted(e["userId"] for e in stops[2:]) == sorted([str(g.alice.pk), str(g.bob.pk)])
     assert all(e["isTyping"] is False for e in stops[2:])
-    await g.a.settle()
+    await barrier(g.a, g.b_out)
     assert g.a.events["typing"] == []
     assert g.b_out.events["typing"] == []
 
@@ -133,7 +134,7 @@ async def test_reads_do_not_cross_the_block_in_a_group(group):
     assert await g.b.received("messageRead")  # the reader's own sockets still hear it
     await g.a.call("readMessage", {"chatHeaderId": g.group_id})
     assert len(await g.c.received("messageRead", 2)) == 2
-    await g.a.settle()
+    await barrier(g.a, g.b)
     # Each side heard only its own read.
     for client, user in ((g.a, g.alice), (g.b, g.bob)):
         assert [e["userId"] for e in client.events["messageRead"]] == [str(user.pk)]
@@ -165,7 +166,7 @@ async def test_a_chat_they_had_can_be_joined_and_read_without_presence(pair):
     assert [m["id"] for m in page["items"]] == [p.old["id"]]
     read = await p.b.call("readMessage", {"chatHeaderId": p.chat_id})
     assert read["lastReadMessageId"] == p.old["id"]
-    await p.a.settle()
+    await barrier(p.a, p.b)
     for event in ROOM_EVENTS:
         assert p.a.events[event] == [] and p.b.events["onMemberJoin"] == [], event
     chats = await p.a.call("getMyChats", {})
@@ -187,7 +188,7 @@ async def test_the_blocked_user_cannot_edit_earlier_messages(pair):
     befriend(p.bob, p.alice, FriendshipStatus.BLOCKED)
     ack = await p.b.call("updateMessage", {"id": mine, "chatHeaderId": p.chat_id, "message": "edited"})
     assert ack["code"] == "blocked", ack
-    await p.b.settle()
+    await barrier(p.a, p.b)
     assert p.a.events["messageUpdated"] == [] and p.b.events["messageUpdated"] == []
     rows = run_sync(lambda: list(ChatMessage.objects.filter(chat_id=p.chat_id).values_list("message", "is_edited")))
     assert sorted(rows) == [("before the block", False), ("bob's", False)]
@@ -201,7 +202,7 @@ async def test_typing_and_sending_are_blocked(pair):
     assert (await p.a.call("roomTyping", typing(p.chat_id)))["code"] == "blocked"
     ack = await p.a.call("createMessage", {"chatHeaderId": p.chat_id, "message": "x", "messageType": 0})
     assert ack["code"] == "blocked"
-    await p.b.settle()
+    await p.b.barrier()
     assert p.b.events["typing"] == [] and p.b.events["message"] == []
 
 
@@ -217,7 +218,7 @@ async def test_no_new_chat_across_a_block(clients, make_user, who_blocked):
         ack = await client.call("joinRoom", {"otherUserId": str(other.pk)})
         assert ack["code"] == "blocked", ack
     assert run_sync(ChatHeader.objects.count) == 0
-    await a.settle()
+    await barrier(a, b)
     assert a.events["onMemberJoin"] == [] and b.events["onMemberJoin"] == []
     assert await b.call("getMyChats", {}) == []
 
@@ -228,5 +229,5 @@ async def test_client_status_stays_hidden_in_a_group(group):
         await client.disconnect()
     (status,) = await g.c.received("clientStatus")
     assert status["userId"] == str(g.bob.pk) and status["activeNow"] is False
-    await g.a.settle()
+    await barrier(g.a, g.a_out)
     assert g.a.events["clientStatus"] == [] and g.a_out.events["clientStatus"] == []

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from chat.models import ChatHeader
 from chat.tokens import issue_token
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets._message_helpers import (
     assert_message_dto,
     block,
@@ -43,7 +43,7 @@ async def test_text_message_reaches_the_room_and_acks_the_dto(scene):
     # Every socket in the room hears it, the sender's own included, with the ack's exact DTO.
     for client in (s.a1, s.b1):
         assert await client.received("message", 1) == [{"chatMessage": dto}]
-    await s.a1.settle()
+    await barrier(s.a2, s.b2, s.c1)
     for client in (s.a2, s.b2, s.c1):  # not in the room, or a stranger
         assert client.events["message"] == []
     assert [m.message for m in stored(s.chat_id)] == ["Hello, world!"]
@@ -106,7 +106,7 @@ async def test_media_type_needs_an_uploaded_path_of_that_type(scene, uploaded, m
     assert ack["code"] == "invalid"
     assert "uploaded" in ack["error"] or "uploadFile" in ack["error"]
     assert "messageType 0" in ack["error"]
-    await s.a1.settle()
+    await s.b1.barrier()
     assert stored(s.chat_id) == [] and s.b1.events["message"] == []
 
 
@@ -127,7 +127,7 @@ async def test_invalid_content(scene, settings, payload, needle):
     s = scene
     ack = await s.a1.call("createMessage", {"chatHeaderId": s.chat_id, "messageType": 0, **payload})
     assert ack["code"] == "invalid" and needle in ack["error"]
-    await s.a1.settle()
+    await s.b1.barrier()
     assert stored(s.chat_id) == [] and s.b1.events["message"] == []
 
 
@@ -151,7 +151,7 @@ async def test_non_members_and_unknown_chats_are_forbidden_alike(scene):
     ]
     assert answers[0] == answers[1]
     assert answers[0]["code"] == "forbidden"
-    await s.a1.settle()
+    await barrier(s.a1, s.b1)
     assert stored(s.chat_id) == [] and s.a1.events["message"] == [] and s.b1.events["message"] == []
 
 
@@ -166,7 +166,7 @@ async def test_blocked_either_way(scene, blocker):
     assert ack["code"] == "blocked"
     ack = await s.b1.call("createMessage", {"chatHeaderId": s.chat_id, "message": "hi", "messageType": 0})
     assert ack["code"] == "blocked"
-    await s.a1.settle()
+    await barrier(s.a1, s.b1)
     assert stored(s.chat_id) == [] and s.a1.events["message"] == [] and s.b1.events["message"] == []
 
 
@@ -179,7 +179,7 @@ async def test_a_block_does_not_silence_a_group(scene):
     dto = await send(s.a1, group_id, "to the group")
     assert (await s.b1.received("message", 1))[0]["chatMessage"] == dto
     assert (await s.c1.received("message", 1))[0]["chatMessage"] == dto
-    await s.a1.settle()
+    await barrier(s.a1, s.a2, s.b2)
     assert s.a1.events["message"] == [] and s.a2.events["message"] == [] and s.b2.events["message"] == []
     assert header(s.carol, group_id)["unreadCount"] == 1
 
@@ -195,7 +195,7 @@ async def test_client_message_id_retry_returns_the_original(scene):
     elsewhere = await send(s.a1, direct_chat(s.alice, s.carol), "same key, other chat", clientMessageId="c-1")
     assert len({first["id"], other_id["id"], bobs["id"], elsewhere["id"]}) == 4
     await s.b1.received("message", 3)
-    await s.b1.settle()
+    await s.b1.barrier()
     assert [e["chatMessage"]["id"] for e in s.b1.events["message"]] == [first["id"], other_id["id"], bobs["id"]]
     assert len(stored(s.chat_id)) == 3
 
@@ -211,7 +211,7 @@ async def test_rate_limit(scene, settings):
     # The limit is per user: Bob still talks.
     await send(s.b1, s.chat_id, "bob is fine")
     await s.b1.received("message", 4)
-    await s.b1.settle()
+    await s.b1.barrier()
     assert len(s.b1.events["message"]) == 4
     assert len(stored(s.chat_id)) == 4
 

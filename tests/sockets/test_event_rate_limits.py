@@ -31,7 +31,7 @@ async def test_the_fourth_edit_is_refused_and_not_broadcast(scene, settings):
     refused = await s.a1.call("updateMessage", edit(s.chat_id, sent["id"], "v4"))
     assert refused["code"] == "rate_limited", refused
     await s.b1.received("messageUpdated", 3)
-    await s.b1.settle()
+    await s.b1.barrier()
     assert [e["message"] for e in s.b1.events["messageUpdated"]] == ["v1", "v2", "v3"]
     assert run_sync(lambda: ChatMessage.objects.get(pk=sent["id"]).message) == "v3"
     # The budget is the user's: Bob edits freely.
@@ -53,7 +53,7 @@ async def test_deletes_share_the_edit_budget(scene, settings):
     refused = await s.a1.call("updateMessage", edit(s.chat_id, sent[2]["id"], "no"))
     assert refused["code"] == "rate_limited"
     await s.b1.received("messageDeleted", 2)
-    await s.b1.settle()
+    await s.b1.barrier()
     assert s.b1.events["messageDeleted"] == [sent[1]["id"], sent[0]["id"]]
     assert run_sync(lambda: ChatMessage.objects.get(pk=sent[2]["id"]).is_deleted) is False
 
@@ -68,7 +68,7 @@ async def test_typing_flood_makes_at_most_the_budget_of_typing_events(clients, m
         await a.sio.emit("roomTyping", {"chatHeaderId": chat_id, "isTyping": True, "name": "A"})
     last = await a.call("roomTyping", {"chatHeaderId": chat_id, "isTyping": True, "name": "A"}, timeout=30)
     assert last["code"] == "rate_limited"  # roomTyping is ordered: the 500th ran after the 499 others
-    await b.settle(0.3)
+    await b.barrier()
     assert len(b.events["typing"]) == 20
     # Refusals without an ack came back as `exception`, to the typist only.
     assert len(a.events["exception"]) == 479 and {e["code"] for e in a.events["exception"]} == {"rate_limited"}
@@ -93,7 +93,7 @@ async def test_reads_are_limited_and_a_refused_read_moves_nothing(scene, setting
     mark = run_sync(lambda: ChatMember.objects.get(chat_id=s.chat_id, user=s.bob).last_read_message_id)
     assert mark == first["id"]
     await s.a1.received("messageRead", 2)
-    await s.a1.settle()
+    await s.a1.barrier()
     assert len(s.a1.events["messageHasBeenRead"]) == 2 and len(s.a1.events["messageRead"]) == 2
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from chat.services.moderation import messages_moderate_delete
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets._message_helpers import send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +66,7 @@ async def test_message_has_been_read_is_the_chat_id_alone_then_message_read(scen
     ]
     # The reader's own sockets in the room hear both too, and nobody outside it.
     assert s.b1.events["messageHasBeenRead"] == [s.chat_id] and len(s.b1.events["messageRead"]) == 1
-    await s.a1.settle()
+    await barrier(s.a2, s.b2, s.c1)
     for client in (s.a2, s.b2, s.c1):
         assert client.events["messageHasBeenRead"] == [] and client.events["messageRead"] == []
 

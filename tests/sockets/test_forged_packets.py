@@ -73,7 +73,7 @@ async def test_a_client_event_named_disconnect_takes_nobody_offline(clients, raw
         message = assert_invalid(await attacker.call_event(name, "client namespace disconnect"))
         assert "reserved" in message
 
-    await watcher.settle()
+    await watcher.barrier()
     assert not [s for s in watcher.events["clientStatus"] if s["activeNow"] is False]
     assert await get_state().presence.user_sids(str(alice.pk)) == {attacker.sid}
     assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}, "viewing state must survive"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chat.models import ChatMember, ChatMessage
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets._message_helpers import make_scene, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,7 +93,7 @@ async def test_garbage_is_invalid_and_harmless(clients, make_user, event):
             failures.append((label, answer))
     assert failures == []
 
-    await s.a1.settle()
+    await barrier(s.a1, s.b1)
     assert run_sync(snapshot, s.chat_id) == before
     for client in (s.a1, s.b1):
         # Only the one real message was ever announced.

@@ -12,7 +12,7 @@ from chat.services import rooms
 from chat.sockets.server import sio
 from chat.state.store import get_state
 from chat.tokens import issue_token
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets.rooms_support import (
     HEADER_KEYS,
     MEMBER_KEYS,
@@ -124,7 +124,7 @@ async def test_on_member_join_reaches_the_rooms_other_sockets_only(clients, make
     assert event == {**ack["currentMember"], "chatHeaderId": chat_id}
     # The room's other sockets include the joiner's own other tab; never the joining socket itself.
     assert await alice_other_tab.received("onMemberJoin") == [event]
-    await joiner.settle()
+    await barrier(joiner, carol_not_in_room, stranger)
     assert joiner.events["onMemberJoin"] == []
     assert carol_not_in_room.events["onMemberJoin"] == []
     assert stranger.events["onMemberJoin"] == []
@@ -140,7 +140,7 @@ async def test_not_a_member_is_forbidden_whether_or_not_the_chat_exists(clients,
     missing = await a.call("joinRoom", {"chatHeaderId": chat_id + 1000})
     assert existing["code"] == missing["code"] == "forbidden"
     assert existing["error"] == missing["error"]
-    await b.settle()
+    await b.barrier()
     assert len(b.events["onMemberJoin"]) == 0
     assert await get_state().presence.viewing_user_ids(chat_id) == {str(bob.pk)}
     assert chat_room(chat_id) not in sio.rooms(a.sio.get_sid())

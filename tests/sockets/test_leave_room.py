@@ -29,7 +29,7 @@ async def test_leave_ends_viewing_and_room_traffic(clients, make_user):
     assert chat_room(chat_id) not in sio.rooms(a.sio.get_sid())
 
     await b.call("roomTyping", typing(chat_id))
-    await a.settle()
+    await a.barrier()
     assert a.events["typing"] == []
 
 
@@ -55,7 +55,7 @@ async def test_viewing_is_per_socket(clients, make_user):
     assert await get_state().presence.viewing_user_ids(chat_id) == {str(alice.pk)}  # the phone still looks at it
     await b.call("roomTyping", typing(chat_id))
     await phone.received("typing")
-    await laptop.settle()
+    await laptop.barrier()
     assert laptop.events["typing"] == []
 
 

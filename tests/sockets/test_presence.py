@@ -5,9 +5,9 @@ import pytest
 from chat.models import FriendshipStatus, User
 from chat.state.store import get_state
 from chat.tokens import issue_token
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets.presence_support import state_until
-from tests.sockets.rooms_support import befriend, direct_chat, group_chat, received
+from tests.sockets.rooms_support import befriend, direct_chat, group_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,16 +25,19 @@ async def test_online_on_first_socket_offline_after_last(clients, make_user):
     befriend(alice, bob)
     b = await clients(bob)
     phone = await clients(alice, query={"clientType": "mobile"})
-    assert await received(b, "clientStatus") == [status(alice, True, "mobile")]
+    assert await b.received("clientStatus") == [status(alice, True, "mobile")]
 
     laptop = await clients(alice)  # a second tab: still one online user
+    laptop_sid = laptop.sio.get_sid()
     await phone.disconnect()  # a tab closing does not make the user offline
-    await b.settle()
+    await state_until(lambda: _sids_are(alice, {laptop_sid}))  # the server has handled it
     assert b.events["clientStatus"] == [status(alice, True, "mobile")]
     assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
 
     await laptop.disconnect()
-    assert (await received(b, "clientStatus", 2))[1] == status(alice, False, "web")
+    assert (await b.received("clientStatus", 2))[1] == status(alice, False, "web")
+    # Nothing came in between: the phone's going away announced nothing, then or later.
+    assert b.events["clientStatus"] == [status(alice, True, "mobile"), status(alice, False, "web")]
     assert await get_state().presence.online_user_ids([alice.pk]) == set()
     assert run_sync(lambda: User.objects.get(pk=alice.pk).last_seen) is not None
 
@@ -51,13 +54,13 @@ async def test_only_friends_and_chat_partners_hear_it(clients, make_user):
     first_socket = await clients(alice)
     await first_socket.disconnect()  # online, offline, then online again: every edge is heard
     for u in (friend, partner, group_mate):
-        await received(listeners[u], "clientStatus", 2)
+        await listeners[u].received("clientStatus", 2)
     await clients(alice)
     for u in (friend, partner, group_mate):
-        events = await received(listeners[u], "clientStatus", 3)
+        events = await listeners[u].received("clientStatus", 3)
         assert events == [status(alice, True), status(alice, False), status(alice, True)]
+    await barrier(listeners[pending], listeners[stranger])
     for u in (pending, stranger):
-        await listeners[u].settle()
         assert listeners[u].events["clientStatus"] == []
 
 
@@ -66,13 +69,17 @@ async def test_the_users_own_sockets_hear_nothing_of_themselves(clients, make_us
     befriend(alice, bob)
     first = await clients(alice)
     b = await clients(bob)
-    await received(first, "clientStatus")  # Bob came online
+    await first.received("clientStatus")  # Bob came online
     await b.disconnect()
-    await received(first, "clientStatus", 2)
+    await first.received("clientStatus", 2)
     second = await clients(alice)
     await second.disconnect()
-    await first.settle()
+    await state_until(lambda: _sids_are(alice, {first.sio.get_sid()}))  # the server has handled it
+    await first.barrier()
     assert [e["userId"] for e in first.events["clientStatus"]] == [str(bob.pk), str(bob.pk)]
+    # And later: Bob coming back is the next thing this socket hears.
+    await clients(bob)
+    assert [e["userId"] for e in await first.received("clientStatus", 3)] == [str(bob.pk)] * 3
 
 
 async def test_tokenless_socket_counts_from_the_event_that_binds_it(clients, make_user):
@@ -80,7 +87,7 @@ async def test_tokenless_socket_counts_from_the_event_that_binds_it(clients, mak
     befriend(alice, bob)
     b = await clients(bob)
     a = await clients(alice, token=None, query={"clientType": "flutter"})
-    await b.settle()
+    await b.barrier()  # the connect handler is over once the connect is answered
     assert b.events["clientStatus"] == []
     assert await get_state().presence.online_user_ids([alice.pk]) == set()
 
@@ -88,17 +95,17 @@ async def test_tokenless_socket_counts_from_the_event_that_binds_it(clients, mak
     other = make_user("Other")
     befriend(alice, other)
     o = await clients(other)
-    await a.settle()
+    await a.barrier()
     assert a.events["clientStatus"] == []
 
     friends = await a.call("getMyFriendships", {"accessToken": issue_token(alice.pk)})
     assert {f["userId"] for f in friends} == {str(bob.pk), str(other.pk)}
-    assert await received(b, "clientStatus") == [status(alice, True, "flutter")]
-    assert await received(o, "clientStatus") == [status(alice, True, "flutter")]
+    assert await b.received("clientStatus") == [status(alice, True, "flutter")]
+    assert await o.received("clientStatus") == [status(alice, True, "flutter")]
     assert await get_state().presence.online_user_ids([alice.pk]) == {str(alice.pk)}
 
     await a.disconnect()
-    assert (await received(b, "clientStatus", 2))[1] == status(alice, False, "flutter")
+    assert (await b.received("clientStatus", 2))[1] == status(alice, False, "flutter")
 
 
 async def test_unbound_tokenless_socket_leaves_without_a_word(clients, make_user):
@@ -107,8 +114,11 @@ async def test_unbound_tokenless_socket_leaves_without_a_word(clients, make_user
     b = await clients(bob)
     a = await clients(alice, token=None)
     await a.disconnect()
-    await b.settle()
+    await b.barrier()
     assert b.events["clientStatus"] == []
+    # And later: Alice coming online is the first thing Bob hears of her.
+    await clients(alice)
+    assert await b.received("clientStatus") == [status(alice, True)]
 
 
 async def test_viewing_is_per_socket_and_ends_with_the_socket(clients, make_user):
@@ -143,7 +153,7 @@ async def test_is_online_in_the_lists_follows_presence(clients, make_user):
     bob_member = next(m for m in joined["members"] if m["userId"] == str(bob.pk))
     assert bob_member["isOnline"] is True
     await b.disconnect()
-    await received(a, "clientStatus", 2)
+    await a.received("clientStatus", 2)
     assert (await a.call("getMyFriendships"))[0]["isOnline"] is False
 
 
@@ -154,8 +164,8 @@ async def test_a_block_hides_presence_even_in_a_shared_group(clients, make_user)
     befriend(blocker, alice, FriendshipStatus.BLOCKED)
     listeners = {u: await clients(u) for u in (blocker, mate)}
     a = await clients(alice)
-    assert await received(listeners[mate], "clientStatus") == [status(alice, True)]
+    assert await listeners[mate].received("clientStatus") == [status(alice, True)]
     await a.disconnect()
-    assert (await received(listeners[mate], "clientStatus", 2))[1] == status(alice, False)
-    await listeners[blocker].settle()
+    assert (await listeners[mate].received("clientStatus", 2))[1] == status(alice, False)
+    await listeners[blocker].barrier()
     assert [e for e in listeners[blocker].events["clientStatus"] if e["userId"] == str(alice.pk)] == []

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from chat.models import ChatMember
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets._message_helpers import direct_chat, header, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ async def test_spec_example_marks_read_and_tells_the_room(scene):
     for client in (s.a1, s.b1):
         assert await client.received("messageHasBeenRead", 1) == [s.chat_id]
         assert await client.received("messageRead", 1) == [detail]
-    await s.a1.settle()
+    await barrier(s.a2, s.b2, s.c1)
     for client in (s.a2, s.b2, s.c1):
         assert client.events["messageHasBeenRead"] == [] and client.events["messageRead"] == []
     assert header(s.bob, s.chat_id)["unreadCount"] == 0
@@ -71,7 +71,7 @@ async def test_only_members(scene):
         await s.c1.call("readMessage", {"chatHeaderId": 424_242}),
     ]
     assert answers[0] == answers[1] and answers[0]["code"] == "forbidden"
-    await s.a1.settle()
+    await s.a1.barrier()
     assert s.a1.events["messageHasBeenRead"] == []
     assert read_mark(s.carol, direct_chat(s.carol, s.alice)) is None
 

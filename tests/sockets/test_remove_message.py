@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.models import ChatHeader, ChatMessage
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets._message_helpers import direct_chat, header, send, stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +20,7 @@ async def test_single_id_soft_deletes_and_tells_the_room(scene):
     # One argument, the id (the test client would list several arguments).
     for client in (s.a1, s.b1):
         assert await client.received("messageDeleted", 1) == [doomed["id"]]
-    await s.a1.settle()
+    await barrier(s.a2, s.b2, s.c1)
     for client in (s.a2, s.b2, s.c1):
         assert client.events["messageDeleted"] == []
     row = run_sync(ChatMessage.objects.get, pk=doomed["id"])
@@ -65,7 +65,7 @@ async def test_one_foreign_id_forbids_the_whole_batch(scene):
         assert ack["code"] == "forbidden"
     stranger = await s.c1.call("removeMessage", {"id": mine[0]["id"], "chatHeaderId": s.chat_id})
     assert stranger["code"] == "forbidden"
-    await s.a1.settle()
+    await barrier(s.a1, s.b1)
     assert s.a1.events["messageDeleted"] == [] and s.b1.events["messageDeleted"] == []
     assert run_sync(ChatMessage.objects.filter(is_deleted=True).count) == 0
 
@@ -86,5 +86,5 @@ async def test_retrying_a_delete_succeeds_without_a_second_announcement(scene):
     again = await s.a1.call("removeMessage", {"id": sent["id"], "chatHeaderId": s.chat_id})
     assert first == again == {"deletedIds": [sent["id"]]}
     await s.b1.received("messageDeleted", 1)
-    await s.b1.settle()
+    await s.b1.barrier()
     assert len(s.b1.events["messageDeleted"]) == 1

@@ -12,6 +12,7 @@ from chat.state.store import get_state
 from chat.tokens import issue_token
 from tests.conftest import db_call
 from tests.sockets._message_helpers import direct_chat
+from tests.sockets.presence_support import state_until
 
 
 async def wait_disconnected(client, timeout: float = 3) -> bool:
@@ -84,7 +85,11 @@ async def test_a_user_holds_at_most_the_configured_number_of_sockets(chat_server
     # Another user is not affected, and a freed place can be taken again.
     await clients(make_user("Bob"))
     await held[0].disconnect()
-    await asyncio.sleep(0.1)
+
+    async def place_freed() -> bool:
+        return len(await get_state().presence.user_sids(str(alice.pk))) == 2
+
+    await state_until(place_freed)  # the server has handled the disconnect
     await clients(alice)
     assert len(await get_state().presence.user_sids(str(alice.pk))) == 3
 

@@ -4,6 +4,7 @@ import pytest
 
 from chat.models import FriendshipStatus
 from chat.tokens import issue_token
+from tests.conftest import barrier
 from tests.sockets.rooms_support import befriend, direct_chat, group_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +27,7 @@ async def test_typing_reaches_the_rooms_other_sockets_with_the_stored_name(clien
     assert ack == expected
     assert await bob_in_room.received("typing") == [expected]
     assert await alice_other_tab.received("typing") == [expected]  # another socket in the room
-    await typer.settle()
+    await barrier(typer, carol_not_in_room, stranger)
     assert typer.events["typing"] == []
     assert carol_not_in_room.events["typing"] == []
     assert stranger.events["typing"] == []
@@ -81,22 +82,23 @@ async def test_disconnect_stops_the_typing_it_announced(clients, make_user):
         (first, False, "Alice"),
         (second, False, "Alice"),
     ]
-    await b.settle()
+    await b.barrier()
     assert len(b.events["typing"]) == 2
 
 
 async def test_not_a_member_is_forbidden_and_nothing_is_sent(clients, make_user):
     alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
     chat_id = direct_chat(bob, carol)
+    befriend(alice, bob)  # so that Bob hears Alice go offline: the last thing her disconnect does
     a, b = await clients(alice), await clients(bob)
     await b.call("joinRoom", {"chatHeaderId": chat_id})
     existing = await a.call("roomTyping", typing(chat_id))
     missing = await a.call("roomTyping", typing(chat_id + 1000))
     assert existing["code"] == missing["code"] == "forbidden"
-    await b.settle()
+    await b.barrier()
     assert b.events["typing"] == []
     await a.disconnect()  # and its disconnect announces nothing either
-    await b.settle()
+    assert await b.wait_for("clientStatus") == {"userId": str(alice.pk), "clientType": "web", "activeNow": False}
     assert b.events["typing"] == []
 
 
@@ -118,7 +120,7 @@ async def test_typing_across_a_block_is_blocked(clients, make_user):
     assert ack["chatHeaderId"] == group_id
     (event,) = await c.received("typing")
     assert event == ack
-    await b.settle()
+    await b.barrier()
     assert b.events["typing"] == []
 
 
@@ -128,7 +130,7 @@ async def test_unverified_socket_must_be_verified(clients, make_user):
     a, b = await clients(alice, token=None), await clients(bob)
     await b.call("joinRoom", {"chatHeaderId": chat_id})
     assert (await a.call("roomTyping", typing(chat_id)))["code"] == "unauthorized"
-    await b.settle()
+    await b.barrier()
     assert b.events["typing"] == []
     ack = await a.call("roomTyping", {**typing(chat_id), "accessToken": issue_token(alice.pk)})
     assert ack["userId"] == str(alice.pk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.models import ChatMessage
-from tests.conftest import run_sync
+from tests.conftest import barrier, run_sync
 from tests.sockets._message_helpers import (
     assert_message_dto,
     direct_chat,
@@ -31,7 +31,7 @@ async def test_author_edits_text_and_the_room_hears_it(scene):
     }
     for client in (s.a1, s.b1):
         assert await client.received("messageUpdated", 1) == [ack]
-    await s.a1.settle()
+    await barrier(s.a2, s.b2, s.c1)
     for client in (s.a2, s.b2, s.c1):
         assert client.events["messageUpdated"] == []
     assert header(s.bob, s.chat_id)["lastMessage"] == ack
@@ -75,7 +75,7 @@ async def test_text_rules_as_create(scene, settings, payload, needle):
         "updateMessage", {"id": sent["id"], "chatHeaderId": s.chat_id, "message": "ok", "caption": "c" * 1001}
     )
     assert caption["code"] == "invalid" and "caption" in caption["error"]
-    await s.a1.settle()
+    await s.b1.barrier()
     assert s.b1.events["messageUpdated"] == []
     row = run_sync(ChatMessage.objects.get, pk=sent["id"])
     assert (row.message, row.is_edited) == ("original", False)
@@ -102,6 +102,6 @@ async def test_forbidden_cases_look_alike_and_change_nothing(scene):
         )
     assert all(a["code"] == "forbidden" for a in answers), answers
     assert len({a["error"] for a in answers}) == 1
-    await s.a1.settle()
+    await barrier(s.a1, s.b1)
     assert s.a1.events["messageUpdated"] == [] and s.b1.events["messageUpdated"] == []
     assert run_sync(ChatMessage.objects.filter(message="hacked").count) == 0
