@@ -219,7 +219,9 @@ async def check_rate(*, user_id, action: str) -> None:
 
 async def rate_allows(*, user_id, action: str) -> bool:
     """Whether the user's budget for `action` has room now, counting nothing: for calls that count only
-    when they turn out to do something (a new chat), which then `rate_hit` once they did."""
+    when they turn out to do something (a new chat), which then `rate_hit` once they did. Asking and
+    counting are two steps: calls of one user racing from several sockets can exceed the budget by as
+    many as are in flight at once (each socket handles at most CHAT_MAX_EVENTS_IN_FLIGHT)."""
     rate = rate_for(action)
     if rate is None:
         return True
