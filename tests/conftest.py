@@ -292,10 +292,6 @@ class Client:
         await self.sio.emit(name, {})
         await self.until(lambda: name in self._barriers_answered, timeout=timeout, what=f"the answer to {name}")
 
-    async def settle(self, seconds: float = 0.2) -> None:
-        """Let in-flight server events arrive (for asserting that something did NOT arrive)."""
-        await asyncio.sleep(seconds)
-
     def clear(self) -> None:
         """Forget every event received so far."""
         self.events.clear()
