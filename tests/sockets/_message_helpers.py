@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from types import SimpleNamespace
 
-from chat.events import bridge, chat_room
 from chat.models import ChatMessage
 from chat.selectors.chats import chat_header_dto_for
 from chat.services.chats import chat_direct_get_or_create
 from chat.services.friendships import friendship_block
 from chat.services.groups import group_create
-from chat.sockets.server import sio
 from tests.conftest import run_sync
 
 MESSAGE_DTO_KEYS = {
@@ -54,13 +51,9 @@ def stored(chat_id: int, **filters) -> list[ChatMessage]:
 
 
 async def join(client, chat_id: int) -> None:
-    """Put a client's socket in the chat's room, on the server's own loop (the server is in-process).
-
-    Room membership is what the message events fan out to; joinRoom itself is tested by its owner.
-    """
-    sid = client.sio.get_sid("/")
-    future = asyncio.run_coroutine_threadsafe(sio.enter_room(sid, chat_room(chat_id)), bridge.loop)
-    await asyncio.wrap_future(future)
+    """Put a client's socket in the chat's room, where the message events fan out to: joinRoom."""
+    ack = await client.call("joinRoom", {"chatHeaderId": chat_id})
+    assert ack.get("joined") is True, ack
 
 
 async def send(client, chat_id: int, text: str = "hello", **extra) -> dict:
