@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { ack, connected, png, RecordingChatClient, rest, settle } from './helpers.mjs';
+import { ack, connected, png, RecordingChatClient, rest } from './helpers.mjs';
 import { makeUsers, startServer } from './server.mjs';
 
 let server;
@@ -149,7 +149,7 @@ for (const [aliceTransport, bobTransport] of [['default', 'websocket'], ['websoc
       a.setTyping(chatHeaderId, false, 'Alice');
       const [stopped] = await b.log.next('typing', (d) => d.isTyping === false);
       assert.equal(stopped.userId, alice.id);
-      await settle(100);
+      await a.log.barrier();
       assert.deepEqual(a.log.all('typing'), [], 'the typist does not hear their own typing');
     });
 

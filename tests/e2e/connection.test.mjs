@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 
 import { io } from 'socket.io-client';
 
-import { ack, connected, EventLog, RecordingChatClient, settle } from './helpers.mjs';
+import { ack, connected, EventLog, RecordingChatClient } from './helpers.mjs';
 import { makeUsers, startServer } from './server.mjs';
 
 let server;
@@ -86,7 +86,7 @@ test("the spec's Basic Connection (no token) is accepted, hears nothing, and is 
   const early = await ack((cb) => socket.emit('joinRoom', { chatHeaderId }, cb));
   assert.equal(early.code, 'unauthorized');
   await ack((cb) => bobClient.sendMessage(chatHeaderId, 'before Alice is verified', 0, '', cb));
-  await settle();
+  await Promise.all([aliceLog.barrier(), bobClient.log.barrier()]);
   assert.deepEqual(aliceLog.all('message'), []);
   assert.deepEqual(bobClient.log.all('clientStatus', (s) => s.userId === alice.id), []);
 

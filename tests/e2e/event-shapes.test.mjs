@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 
 import { io } from 'socket.io-client';
 
-import { ack, connected, EventLog, rest, settle } from './helpers.mjs';
+import { ack, connected, EventLog, rest } from './helpers.mjs';
 import { makeUsers, startServer } from './server.mjs';
 
 let server;
@@ -82,7 +82,7 @@ test('in a group, a block keeps reads, typing and joins from crossing; the other
   assert.equal((await c.log.next('typing', (t) => t.userId === bob.id)).length, 1);
   assert.deepEqual(await c.log.next('messageHasBeenRead'), [chatHeaderId]);
   assert.equal((await c.log.next('messageRead', (d) => d.userId === bob.id))[0].chatHeaderId, chatHeaderId);
-  await settle();
+  await a.log.barrier();
   for (const event of ['onMemberJoin', 'typing', 'messageHasBeenRead', 'messageRead']) {
     assert.deepEqual(a.log.all(event, (x) => x === chatHeaderId || x?.userId === bob.id), [], event);
   }

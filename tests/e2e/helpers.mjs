@@ -10,6 +10,8 @@ if (!process.env.E2E_VERBOSE) {
 }
 
 export const TIMEOUT_MS = 5000;
+// An event name no server handler has: the server answers it with an `exception` emit (CONTRACT §4).
+const BARRIER_EVENT = 'test:barrier';
 
 /** Resolve with the value `start(callback)` hands its callback; reject after `ms`. */
 export function ack(start, ms = TIMEOUT_MS) {
@@ -25,8 +27,10 @@ export function ack(start, ms = TIMEOUT_MS) {
 /** Records every server event a socket receives (all arguments) and lets a test wait for one. */
 export class EventLog {
   constructor(socket) {
+    this.socket = socket;
     this.entries = []; // {event, args, taken}
     this.waiters = [];
+    this.barriers = 0;
     socket.onAny((event, ...args) => {
       const entry = { event, args, taken: false };
       this.entries.push(entry);
@@ -63,10 +67,21 @@ export class EventLog {
   all(event, match = () => true) {
     return this.entries.filter((e) => e.event === event && match(...e.args)).map((e) => e.args);
   }
-}
 
-/** Let in-flight events arrive before asserting that something did NOT arrive. */
-export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+  /**
+   * Resolve once every server event already on its way to this socket has arrived, as
+   * tests/conftest.py's Client.barrier: an event no handler has is answered with an `exception` emit
+   * to this socket, and one socket's packets arrive in the order the server sent them. Assert that
+   * something did NOT arrive after this, never after a sleep. Its answer is not left in the log.
+   */
+  async barrier(ms = TIMEOUT_MS) {
+    this.barriers += 1;
+    const name = `${BARRIER_EVENT}:${this.barriers}`;
+    this.socket.emit(name, {});
+    await this.next('exception', (e) => e?.event === name, ms);
+    this.entries = this.entries.filter((e) => !(e.event === 'exception' && e.args[0]?.event === name));
+  }
+}
 
 /** The spec's ChatClient, plus a log of every event and of every call to its override hooks. */
 export class RecordingChatClient extends ChatClient {
