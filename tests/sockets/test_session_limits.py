@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import jwt
 import pytest
 import socketio
 
@@ -23,13 +25,26 @@ async def wait_disconnected(client, timeout: float = 3) -> bool:
         return False
 
 
+def short_lived_token(user) -> str:
+    """A token that expires two seconds from now, at the earliest (`exp` counts whole seconds, so a
+    one-second token could be expired before it is used)."""
+    return issue_token(user.pk, ttl=2)
+
+
+async def until_expired(token: str) -> None:
+    """Sleep until `token` has expired (the tests set CHAT_JWT_LEEWAY to 0)."""
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    await asyncio.sleep(max(0.0, expires_at - time.time()) + 0.1)
+
+
 async def test_an_expired_socket_is_unauthorized_then_disconnected(clients, make_user, settings):
     settings.CHAT_JWT_LEEWAY = 0
     alice = make_user("Alice")
     chat_id = direct_chat(alice, make_user("Bob"))
-    client = await clients(alice, token=issue_token(alice.pk, ttl=1))
+    token = short_lived_token(alice)
+    client = await clients(alice, token=token)
     assert isinstance(await client.call("getMyChats"), list)
-    await asyncio.sleep(1.2)
+    await until_expired(token)
     ack = await client.call("createMessage", {"chatHeaderId": chat_id, "message": "late", "messageType": 0})
     assert ack["code"] == "unauthorized", ack
     assert "expired" in ack["error"]
@@ -41,8 +56,9 @@ async def test_an_expired_socket_is_unauthorized_then_disconnected(clients, make
 async def test_an_expired_socket_without_an_ack_hears_the_exception_then_goes(clients, make_user, settings):
     settings.CHAT_JWT_LEEWAY = 0
     alice = make_user("Alice")
-    client = await clients(alice, token=issue_token(alice.pk, ttl=1))
-    await asyncio.sleep(1.2)
+    token = short_lived_token(alice)
+    client = await clients(alice, token=token)
+    await until_expired(token)
     await client.sio.emit("getMyChats")
     exception = await client.wait_for("exception")
     assert exception["code"] == "unauthorized" and exception["event"] == "getMyChats"
@@ -52,8 +68,9 @@ async def test_an_expired_socket_without_an_ack_hears_the_exception_then_goes(cl
 async def test_a_fresh_payload_token_renews_the_identity(clients, make_user, settings):
     settings.CHAT_JWT_LEEWAY = 0
     alice = make_user("Alice")
-    client = await clients(alice, token=issue_token(alice.pk, ttl=1))
-    await asyncio.sleep(1.2)
+    token = short_lived_token(alice)
+    client = await clients(alice, token=token)
+    await until_expired(token)
     assert isinstance(await client.call("getMyChats", {"accessToken": issue_token(alice.pk)}), list)
     # Renewed: events without a token work again.
     assert isinstance(await client.call("getMyChats"), list)
@@ -63,9 +80,9 @@ async def test_a_fresh_payload_token_renews_the_identity(clients, make_user, set
 async def test_an_expired_payload_token_on_an_expired_socket_ends_it(clients, make_user, settings):
     settings.CHAT_JWT_LEEWAY = 0
     alice = make_user("Alice")
-    stale = issue_token(alice.pk, ttl=1)
+    stale = short_lived_token(alice)
     client = await clients(alice, token=stale)
-    await asyncio.sleep(1.2)
+    await until_expired(stale)
     ack = await client.call("getMyChats", {"accessToken": stale})
     assert ack["code"] == "unauthorized"
     assert await wait_disconnected(client)
