@@ -135,6 +135,11 @@ class _Bridge:
     def _schedule_in_room(self, event: str, data, room: str, skip_sid, hidden: tuple[str, ...]) -> None:
         """On the loop: the emit's task, after the room's previous emit in the order of this call."""
         previous = self._room_turn.get(room)
+        if not hidden and previous is None:
+            # Nothing to look up and nothing before it still looking: its task emits at its first step,
+            # before any task spawned after it runs (the common case: no bookkeeping at all).
+            self._spawn(partial(self.sio.emit, event, data, room=room, skip_sid=skip_sid), f"{event} to {room}")
+            return
         turn = self.loop.create_future()
         self._room_turn[room] = turn
         turn.add_done_callback(partial(self._turn_over, room))
