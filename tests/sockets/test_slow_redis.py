@@ -17,7 +17,9 @@ import statistics
 import time
 import uuid
 
+import aiohttp
 import pytest
+import socketio
 
 from chat.tokens import issue_token
 from tests.conftest import Client
@@ -85,3 +87,56 @@ async def test_one_sockets_events_are_not_held_up_while_anothers_state_calls_wai
     assert len(a_times) >= 10, a_times  # A asked again and again while B waited
     assert statistics.median(a_times) < DELAY / 4, a_times
     assert max(a_times) < min(b_times), (a_times, b_times)
+
+
+async def test_emits_to_a_room_keep_their_order_while_a_skip_list_is_looked_up(tmp_path, redis_url):
+    """A read hidden from a blocked member needs that member's sockets (a Redis lookup, slow here) before
+    it can leave; an edit right after it needs nothing. The others in the room still hear the read
+    first: each emit to a room begins only after the room's previous one has."""
+    proxy = SlowRedisProxy(delay=DELAY).start()
+    try:
+        slow_url = f"redis://127.0.0.1:{proxy.port}/{redis_url.rsplit('/', 1)[1]}"
+        # Reads and edits unlimited: the edit then waits on nothing, and the read only on its skip list.
+        unlimited = {"CHAT_RATE_LIMIT_READS": "0", "CHAT_RATE_LIMIT_EDITS": "0"}
+        running = guarded_servers(tmp_path, redis_url=redis_url, server_redis_urls=[slow_url], **unlimited)
+        with running as (servers, _log, _channel):
+            [server] = servers
+            ids = [str(uuid.uuid4()) for _ in range(3)]
+            tokens = [issue_token(uid, name=name) for uid, name in zip(ids, ("A", "B", "C"), strict=True)]
+            a = await Client(server.url).connect(user_id=ids[0], token=tokens[0])
+            c = await Client(server.url).connect(user_id=ids[2], token=tokens[2])
+            heard: list[str] = []  # B's events in arrival order, whatever their names
+            b = socketio.AsyncClient(reconnection=False)
+
+            @b.on("*")
+            async def record(event, *args):
+                heard.append(event)
+
+            await b.connect(f"{server.url}?userId={ids[1]}", auth={"accessToken": tokens[1]}, transports=["websocket"])
+            try:
+                async with aiohttp.ClientSession() as http:
+                    headers = {"Authorization": f"Bearer {tokens[0]}"}
+                    body = {"name": "G", "memberIds": [ids[1], ids[2]]}
+                    async with http.post(f"{server.url}/api/chat/groups", json=body, headers=headers) as response:
+                        group = (await response.json())["data"]["id"]
+                    headers = {"Authorization": f"Bearer {tokens[2]}"}
+                    async with http.post(f"{server.url}/api/friendships/{ids[0]}/block", headers=headers) as response:
+                        assert response.status == 201
+                for joiner in (a.call, c.call, b.call):
+                    assert (await joiner("joinRoom", {"chatHeaderId": group}, timeout=10))["joined"] is True
+                message = {"chatHeaderId": group, "message": "m", "messageType": 0}
+                sent = (await a.call("createMessage", message, timeout=10))["chatMessage"]
+                heard.clear()
+                await a.call("readMessage", {"chatHeaderId": group}, timeout=10)  # hidden from C: a lookup
+                edit = {"chatHeaderId": group, "id": sent["id"], "message": "m2"}
+                await a.call("updateMessage", edit, timeout=10)  # nothing to look up
+                deadline = time.monotonic() + 10
+                while "messageUpdated" not in heard and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+            finally:
+                await a.disconnect()
+                await c.disconnect()
+                await b.disconnect()
+    finally:
+        proxy.stop()
+    assert heard == ["messageHasBeenRead", "messageRead", "messageUpdated"], heard
