@@ -122,7 +122,8 @@ async def _bind(sid: str, session: dict, user: User, *, connecting: bool = False
         await presence.remove_socket(str(user.pk), sid)
         raise Unauthorized("This socket has disconnected.")
     # Two first events may both get here; the one whose add_socket brought the user online announces.
-    session["user"] = user
+    async with sio.session(sid) as stored:
+        stored["user"] = user
     await sio.enter_room(sid, user_room(user.pk))
     if came_online:
         await announce_status(user, session["client_type"], active=True)
@@ -207,11 +208,13 @@ async def event_user(sid: str, payload: dict) -> tuple[User, dict]:
     if user is not None:
         if token_user.pk != user.pk:
             raise Forbidden("The access token belongs to another user than this socket.")
-        session.update(user=token_user, token=token, token_expires_at=expires_at)
+        async with sio.session(sid) as session:
+            session.update(user=token_user, token=token, token_expires_at=expires_at)
         return token_user, session
     if str(token_user.pk) != session["claimed_user_id"]:
         raise Forbidden("The access token belongs to another user than this socket's userId.")
-    session.update(token=token, token_expires_at=expires_at)
+    async with sio.session(sid) as session:
+        session.update(token=token, token_expires_at=expires_at)
     await _bind(sid, session, token_user)
     return token_user, session
 

@@ -67,13 +67,14 @@ async def join_room(sid: str, payload: dict):
 @on("leaveRoom")
 async def leave_room(sid: str, payload: dict):
     data = validate(p.LeaveRoomPayload, payload)
-    user, session = await event_user(sid, payload)
+    user, _ = await event_user(sid, payload)
     chat_id = data["chat_id"]
     await call_as(user, rooms.room_leave_check, user=user, chat_id=chat_id)
     await rooms.viewing_stop(sid=sid, chat_id=chat_id)
     # Whoever stops looking at a chat stops typing in it too.
-    name = session["typing"].pop(chat_id, None)
-    hidden = _typing_hidden(session).pop(chat_id, ())
+    async with sio.session(sid) as session:
+        name = session["typing"].pop(chat_id, None)
+        hidden = _typing_hidden(session).pop(chat_id, ())
     if name is not None:
         rooms.typing_announce(
             chat_id=chat_id, user_id=user.pk, name=name, is_typing=False, skip_sid=sid, hidden_user_ids=hidden
@@ -93,12 +94,13 @@ async def room_typing(sid: str, payload: dict):
         await check_rate(user_id=user.pk, action="typing")
     check = await call_as(user, rooms.room_typing_check, user=user, chat_id=chat_id)
     require_connected(sid)
-    if is_typing:
-        session["typing"][chat_id] = check.name
-        _typing_hidden(session)[chat_id] = check.hidden
-    else:
-        session["typing"].pop(chat_id, None)
-        _typing_hidden(session).pop(chat_id, None)
+    async with sio.session(sid) as session:
+        if is_typing:
+            session["typing"][chat_id] = check.name
+            _typing_hidden(session)[chat_id] = check.hidden
+        else:
+            session["typing"].pop(chat_id, None)
+            _typing_hidden(session).pop(chat_id, None)
     return rooms.typing_announce(
         chat_id=chat_id,
         user_id=user.pk,
