@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -25,67 +26,48 @@ async def wait_disconnected(client, timeout: float = 3) -> bool:
         return False
 
 
-def short_lived_token(user) -> str:
-    """A token that expires two seconds from now, at the earliest (`exp` counts whole seconds, so a
-    one-second token could be expired before it is used)."""
-    return issue_token(user.pk, ttl=2)
-
-
-async def until_expired(token: str) -> None:
-    """Sleep until `token` has expired (the tests set CHAT_JWT_LEEWAY to 0)."""
-    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
-    await asyncio.sleep(max(0.0, expires_at - time.time()) + 0.1)
-
-
-async def test_an_expired_socket_is_unauthorized_then_disconnected(clients, make_user, settings):
+@pytest.fixture
+async def expired(clients, make_user, settings):
+    """Alice's socket, connected with a token that has expired since (no leeway). The token lives two
+    seconds: `exp` counts whole seconds, so a one-second token could expire before it is used."""
     settings.CHAT_JWT_LEEWAY = 0
     alice = make_user("Alice")
-    chat_id = direct_chat(alice, make_user("Bob"))
-    token = short_lived_token(alice)
+    token = issue_token(alice.pk, ttl=2)
     client = await clients(alice, token=token)
     assert isinstance(await client.call("getMyChats"), list)
-    await until_expired(token)
-    ack = await client.call("createMessage", {"chatHeaderId": chat_id, "message": "late", "messageType": 0})
+    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    await asyncio.sleep(max(0.0, expires_at - time.time()) + 0.1)
+    return SimpleNamespace(user=alice, token=token, client=client)
+
+
+async def test_an_expired_socket_is_unauthorized_then_disconnected(expired, make_user):
+    chat_id = direct_chat(expired.user, make_user("Bob"))
+    ack = await expired.client.call("createMessage", {"chatHeaderId": chat_id, "message": "late", "messageType": 0})
     assert ack["code"] == "unauthorized", ack
     assert "expired" in ack["error"]
-    assert await wait_disconnected(client), "the server must disconnect a socket whose token expired"
-    assert await get_state().presence.user_sids(str(alice.pk)) == set()
+    assert await wait_disconnected(expired.client), "the server must disconnect a socket whose token expired"
+    assert await get_state().presence.user_sids(str(expired.user.pk)) == set()
     assert await db_call(ChatMessage.objects.filter(chat_id=chat_id).count)() == 0
 
 
-async def test_an_expired_socket_without_an_ack_hears_the_exception_then_goes(clients, make_user, settings):
-    settings.CHAT_JWT_LEEWAY = 0
-    alice = make_user("Alice")
-    token = short_lived_token(alice)
-    client = await clients(alice, token=token)
-    await until_expired(token)
-    await client.sio.emit("getMyChats")
-    exception = await client.wait_for("exception")
+async def test_an_expired_socket_without_an_ack_hears_the_exception_then_goes(expired):
+    await expired.client.sio.emit("getMyChats")
+    exception = await expired.client.wait_for("exception")
     assert exception["code"] == "unauthorized" and exception["event"] == "getMyChats"
-    assert await wait_disconnected(client)
+    assert await wait_disconnected(expired.client)
 
 
-async def test_a_fresh_payload_token_renews_the_identity(clients, make_user, settings):
-    settings.CHAT_JWT_LEEWAY = 0
-    alice = make_user("Alice")
-    token = short_lived_token(alice)
-    client = await clients(alice, token=token)
-    await until_expired(token)
-    assert isinstance(await client.call("getMyChats", {"accessToken": issue_token(alice.pk)}), list)
+async def test_a_fresh_payload_token_renews_the_identity(expired):
+    assert isinstance(await expired.client.call("getMyChats", {"accessToken": issue_token(expired.user.pk)}), list)
     # Renewed: events without a token work again.
-    assert isinstance(await client.call("getMyChats"), list)
-    assert client.sio.connected
+    assert isinstance(await expired.client.call("getMyChats"), list)
+    assert expired.client.sio.connected
 
 
-async def test_an_expired_payload_token_on_an_expired_socket_ends_it(clients, make_user, settings):
-    settings.CHAT_JWT_LEEWAY = 0
-    alice = make_user("Alice")
-    stale = short_lived_token(alice)
-    client = await clients(alice, token=stale)
-    await until_expired(stale)
-    ack = await client.call("getMyChats", {"accessToken": stale})
+async def test_an_expired_payload_token_on_an_expired_socket_ends_it(expired):
+    ack = await expired.client.call("getMyChats", {"accessToken": expired.token})
     assert ack["code"] == "unauthorized"
-    assert await wait_disconnected(client)
+    assert await wait_disconnected(expired.client)
 
 
 async def test_a_user_holds_at_most_the_configured_number_of_sockets(chat_server, clients, make_user, settings):

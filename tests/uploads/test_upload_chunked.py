@@ -17,15 +17,6 @@ from tests.uploads.live import multipart, pieces, post
 from uploads.models import Upload
 
 
-@pytest.fixture
-def small_limits(settings):
-    settings.UPLOAD_MAX_AUDIO_BYTES = settings.UPLOAD_MAX_IMAGE_BYTES = 20_000
-    settings.UPLOAD_MAX_FILE_BYTES = 20_000
-    settings.UPLOAD_MAX_VIDEO_BYTES = 50_000
-    settings.UPLOAD_MULTIPART_OVERHEAD_BYTES = 1_000
-    return 51_000  # the largest body any upload may have
-
-
 def stored(path: str) -> bytes:
     with default_storage.open(path.removeprefix("/uploads/"), "rb") as fh:
         return fh.read()

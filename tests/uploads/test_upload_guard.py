@@ -10,22 +10,12 @@ import time
 from urllib.parse import urlparse
 
 import httpx
-import pytest
 
 from chat.tokens import issue_token
 from tests.uploads import files
 from uploads.models import Upload
 
 URL = "/api/chat/uploadFile"
-
-
-@pytest.fixture
-def small_limits(settings):
-    settings.UPLOAD_MAX_AUDIO_BYTES = settings.UPLOAD_MAX_IMAGE_BYTES = 20_000
-    settings.UPLOAD_MAX_FILE_BYTES = 20_000
-    settings.UPLOAD_MAX_VIDEO_BYTES = 50_000
-    settings.UPLOAD_MULTIPART_OVERHEAD_BYTES = 1_000
-    return 51_000  # the largest body any upload may have
 
 
 def connect(server) -> socket.socket:

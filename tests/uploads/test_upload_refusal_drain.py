@@ -22,13 +22,6 @@ from uploads.models import Upload
 BIG = 60 * 1024 * 1024
 
 
-@pytest.fixture
-def small_limits(settings):
-    settings.UPLOAD_MAX_AUDIO_BYTES = settings.UPLOAD_MAX_IMAGE_BYTES = 20_000
-    settings.UPLOAD_MAX_FILE_BYTES = settings.UPLOAD_MAX_VIDEO_BYTES = 20_000
-    settings.UPLOAD_MULTIPART_OVERHEAD_BYTES = 1_000
-
-
 def envelope(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.text
     body = response.json()
