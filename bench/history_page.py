@@ -153,15 +153,15 @@ def run_writes(alice, chat, runs: int) -> None:
     for name, fn in (("message_create", send), ("chat_mark_read", read)):
         med, p95 = timed(fn, runs)
         print(f"{name:<52}{med:9.3f}{p95:9.3f}")
-    hooks = notification_services.message_created, notification_services.chat_read
-    notification_services.message_created = lambda **kwargs: None
+    hooks = notification_services.messages_created, notification_services.chat_read
+    notification_services.messages_created = lambda **kwargs: None
     notification_services.chat_read = lambda **kwargs: None
     try:
         for name, fn in (("message_create, push hook stubbed", send), ("chat_mark_read, push hook stubbed", read)):
             med, p95 = timed(fn, runs)
             print(f"{name:<52}{med:9.3f}{p95:9.3f}")
     finally:
-        notification_services.message_created, notification_services.chat_read = hooks
+        notification_services.messages_created, notification_services.chat_read = hooks
 
 
 def run_cases(alice, big_chat, small_chat, runs: int) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# A message was stored. Arguments: `message` (ChatMessage, with `sender` loaded), `viewing_user_ids`
-# (frozenset of user ids: who was viewing the chat, asked of presence before the transaction).
-message_stored = Signal()
+# Messages were stored, in one transaction (a group commit's batch, or one message). Argument: `stored`,
+# a list of (ChatMessage with `sender` loaded, frozenset of the user ids viewing its chat: asked of
+# presence before the transaction), in the order the messages were stored.
+messages_stored = Signal()
 
 # A member read a chat up to a message. Arguments: `user`, `chat_id`, `last_read_message_id` (or None).
 chat_read = Signal()

@@ -9,5 +9,5 @@ class NotificationsConfig(AppConfig):
         from chat import domain_events
         from notifications import receivers
 
-        domain_events.message_stored.connect(receivers.queue_message_pushes, dispatch_uid="notifications.message")
+        domain_events.messages_stored.connect(receivers.queue_message_pushes, dispatch_uid="notifications.message")
         domain_events.chat_read.connect(receivers.queue_read_pushes, dispatch_uid="notifications.read")

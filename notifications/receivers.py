@@ -8,8 +8,8 @@ from __future__ import annotations
 from notifications import services
 
 
-def queue_message_pushes(sender, *, message, viewing_user_ids=frozenset(), **kwargs) -> None:
-    services.message_created(message=message, viewing_user_ids=viewing_user_ids)
+def queue_message_pushes(sender, *, stored, **kwargs) -> None:
+    services.messages_created(stored=stored)
 
 
 def queue_read_pushes(sender, *, user, chat_id: int, last_read_message_id: int | None, **kwargs) -> None:

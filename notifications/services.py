@@ -1,6 +1,6 @@
 """Push notification services (CONTRACT §7), reached from chat's domain events inside their transactions.
 
-`message_created` and `chat_read` only write outbox rows (`Push`, one per device) in the caller's
+`messages_created` and `chat_read` only write outbox rows (`Push`, one per device) in the caller's
 transaction, so a push exists exactly when its cause committed; the delivery loop
 (`notifications.worker`) is woken after the commit and sends them off the request path.
 """
@@ -36,20 +36,26 @@ def _blocked_with(sender_id, user_ids: set[str]) -> set[str]:
     return {str(uid) for pair in blocked for uid in pair}
 
 
-def message_created(*, message, viewing_user_ids: frozenset[str] = frozenset()) -> None:
-    """A message was stored (called inside the creating transaction): queue pushes for it.
+def messages_created(*, stored: list[tuple[ChatMessage, frozenset[str]]]) -> None:
+    """Messages were stored, (message, who was viewing its chat) each (called inside the creating
+    transaction, once per batch of a group commit): queue their pushes.
 
-    One `Push` row per device of each recipient (see `_queue_message_pushes`). `viewing_user_ids`: who
-    was viewing the chat, as the sender's transport asked presence before the transaction (nothing
-    here asks presence: never from the ORM's thread, never while the write lock is held). Title, body and data are
-    fixed now; the badge (the recipient's unread total) is counted when the push is sent. A failure
-    here is logged and never undoes the message: pushes are secondary to delivering the chat.
+    One `Push` row per device of each recipient (see `_message_pushes`), all in one INSERT, with one
+    query for the devices of every chat of the batch. The viewing sets were asked of presence by the
+    sender's transport before the transaction (nothing here asks presence: never from the ORM's thread,
+    never while the write lock is held). Title, body and data are fixed now; the badge (the recipient's
+    unread total) is counted when the push is sent. A failure here is logged and never undoes the
+    messages: pushes are secondary to delivering the chat.
     """
     try:
         with transaction.atomic():
-            _queue_message_pushes(message, viewing_user_ids)
+            devices = _member_devices(chat_ids={message.chat_id for message, _ in stored})
+            pushes = [push for message, viewing in stored for push in _message_pushes(message, viewing, devices)]
+            if pushes:
+                Push.objects.bulk_create(pushes)
+                _wake_after_commit()
     except Exception:
-        logger.exception("could not queue pushes for message %s", getattr(message, "pk", None))
+        logger.exception("could not queue pushes for messages %s", [message.pk for message, _ in stored])
 
 
 @cache
@@ -57,31 +63,34 @@ def _member_devices_sql() -> str:
     device, member, user = Device._meta, ChatMember._meta, User._meta
     q = connection.ops.quote_name
     return (
-        f"SELECT d.{q('id')}, d.{q('user_id')}, d.{q('token')}, d.{q('platform')} FROM {q(device.db_table)} d"
+        f"SELECT m.{q('chat_id')}, d.{q('id')}, d.{q('user_id')}, d.{q('token')}, d.{q('platform')}"
+        f" FROM {q(device.db_table)} d"
         f" INNER JOIN {q(member.db_table)} m ON m.{q('user_id')} = d.{q('user_id')}"
         f" INNER JOIN {q(user.db_table)} u ON u.{q('id')} = d.{q('user_id')}"
-        f" WHERE m.{q('chat_id')} = %s AND u.{q('is_active')} = %s AND d.{q('user_id')} <> %s"
+        f" WHERE m.{q('chat_id')} IN ({{chats}}) AND u.{q('is_active')} = %s"
     )
 
 
-def _member_devices(*, chat_id: int, sender_id) -> list[Device]:
-    """The devices of a chat's active members but the sender.
+def _member_devices(*, chat_ids: set[int]) -> dict[int, list[Device]]:
+    """The devices of the active members of each chat (the sender's own are left out per message).
 
-    Hand-written because it runs inside every createMessage: the ORM spent ~0.3 ms building the join
-    for a query that runs in ~0.02 ms.
+    Hand-written because it runs inside every createMessage batch: the ORM spent ~0.3 ms building the
+    join for a query that runs in ~0.02 ms.
     """
-    sender = User._meta.pk.get_db_prep_value(sender_id, connection)
+    ids = sorted(chat_ids)
+    sql = _member_devices_sql().format(chats=", ".join(["%s"] * len(ids)))
     with connection.cursor() as cursor:
-        cursor.execute(_member_devices_sql(), [chat_id, True, sender])
+        cursor.execute(sql, [*ids, True])
         rows = cursor.fetchall()
     user_field = Device._meta.get_field("user").target_field
-    return [
-        Device(id=pk, user_id=user_field.to_python(user_id), token=token, platform=platform)
-        for pk, user_id, token, platform in rows
-    ]
+    devices: dict[int, list[Device]] = {}
+    for chat_id, pk, user_id, token, platform in rows:
+        device = Device(id=pk, user_id=user_field.to_python(user_id), token=token, platform=platform)
+        devices.setdefault(chat_id, []).append(device)
+    return devices
 
 
-def _queue_message_pushes(message: ChatMessage, viewing_user_ids: frozenset[str]) -> None:
+def _message_pushes(message: ChatMessage, viewing_user_ids: frozenset[str], devices: dict) -> list[Push]:
     """Who gets a push: the chat's other active members with a device and no socket viewing the chat.
 
     Viewing is per socket and shared by every worker (presence): a user whose phone has `joinRoom`ed
@@ -90,32 +99,25 @@ def _queue_message_pushes(message: ChatMessage, viewing_user_ids: frozenset[str]
     nothing; a one-to-one chat with a block never gets here (createMessage refused it in this
     transaction). Cheapest questions first: most chats have few members with devices.
     """
-    devices = _member_devices(chat_id=message.chat_id, sender_id=message.sender_id)
-    if not devices:
-        return
-    recipients = {str(d.user_id) for d in devices} - viewing_user_ids
+    sender = str(message.sender_id)
+    candidates = [d for d in devices.get(message.chat_id, ()) if str(d.user_id) != sender]
+    recipients = {str(d.user_id) for d in candidates} - viewing_user_ids
     if not recipients:
-        return
+        return []
     chat = message.chat
     if chat.is_group:
         recipients -= _blocked_with(message.sender_id, recipients)
         if not recipients:
-            return
-    title = content.message_title(message, chat)
-    body = content.message_body(message)
-    data = content.message_data(message)
-    Push.objects.bulk_create(
-        _due_pushes(
-            [device for device in devices if str(device.user_id) in recipients],
-            kind=PushKind.MESSAGE,
-            chat_id=message.chat_id,
-            message=message,
-            title=title,
-            body=body,
-            data=data,
-        )
+            return []
+    return _due_pushes(
+        [device for device in candidates if str(device.user_id) in recipients],
+        kind=PushKind.MESSAGE,
+        chat_id=message.chat_id,
+        message=message,
+        title=content.message_title(message, chat),
+        body=content.message_body(message),
+        data=content.message_data(message),
     )
-    _wake_after_commit()
 
 
 def _due_pushes(devices, *, kind: str, **fields) -> list[Push]:

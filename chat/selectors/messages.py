@@ -21,35 +21,50 @@ def newest_visible_id(chat):
 
 
 @cache
-def _send_access_sql() -> str:
+def _send_access_sql(chats: int, users: int) -> str:
     member, chat, friendship = ChatMember._meta, ChatHeader._meta, Friendship._meta
     q = connection.ops.quote_name
     return (
-        f"SELECT h.{q('chat_type')}, EXISTS(SELECT 1 FROM {q(friendship.db_table)} f"
-        f" WHERE f.{q('pair_key')} = h.{q('direct_key')} AND f.{q('status')} = %s)"
+        f"SELECT m.{q('chat_id')}, m.{q('user_id')}, h.{q('chat_type')}, EXISTS(SELECT 1 FROM"
+        f" {q(friendship.db_table)} f WHERE f.{q('pair_key')} = h.{q('direct_key')} AND f.{q('status')} = %s)"
         f" FROM {q(member.db_table)} m INNER JOIN {q(chat.db_table)} h ON h.{q('id')} = m.{q('chat_id')}"
-        f" WHERE m.{q('chat_id')} = %s AND m.{q('user_id')} = %s"
+        f" WHERE m.{q('chat_id')} IN ({', '.join(['%s'] * chats)})"
+        f" AND m.{q('user_id')} IN ({', '.join(['%s'] * users)})"
     )
 
 
 def member_send_blocked(*, user: User, chat_id: int) -> bool:
     """Whether a message from `user` to this chat would cross a block (one-to-one chats only; either
-    user may have blocked the other). `forbidden` for non-members, whether or not the chat exists.
-
-    One hand-written query because it runs for every message: the ORM took ~0.7 ms to give the same
-    answer from two querysets (the membership with its chat, then the block), about a third of
-    `message_create` on SQLite; this takes ~0.02 ms. A one-to-one chat's `direct_key` and its users'
-    `Friendship.pair_key` are both direct_pair_key() of the same two users, so the block needs
-    neither the other member nor a join on users.
-    """
-    user_id = User._meta.pk.get_db_prep_value(user.pk, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(_send_access_sql(), [FriendshipStatus.BLOCKED, chat_id, user_id])
-        row = cursor.fetchone()
-    if row is None:
+    user may have blocked the other). `forbidden` for non-members, whether or not the chat exists."""
+    blocked = members_send_blocked(pairs={(chat_id, user.pk)})
+    if (chat_id, user.pk) not in blocked:
         raise Forbidden("You are not a member of this chat.")
-    chat_type, blocked = row
-    return bool(blocked) and chat_type != ChatType.GROUP
+    return blocked[(chat_id, user.pk)]
+
+
+def members_send_blocked(*, pairs: set[tuple[int, object]]) -> dict[tuple[int, object], bool]:
+    """For each (chat id, user id) where the user is a member: whether a message from them to that
+    chat would cross a block. Pairs left out of the answer are not memberships (`forbidden`).
+
+    One hand-written query for a whole batch of messages, because it runs for every message: the ORM
+    took ~0.7 ms to give one answer from two querysets (the membership with its chat, then the block);
+    this takes ~0.02 ms. A one-to-one chat's `direct_key` and its users' `Friendship.pair_key` are both
+    direct_pair_key() of the same two users, so the block needs neither the other member nor a join on
+    users. The IN lists may match a few memberships that were not asked for; they are dropped.
+    """
+    chat_ids = sorted({chat_id for chat_id, _ in pairs})
+    user_ids = sorted({user_id for _, user_id in pairs}, key=str)
+    user_pk = User._meta.pk
+    prepared = [user_pk.get_db_prep_value(user_id, connection) for user_id in user_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(_send_access_sql(len(chat_ids), len(user_ids)), [FriendshipStatus.BLOCKED, *chat_ids, *prepared])
+        rows = cursor.fetchall()
+    answer = {}
+    for chat_id, user_id, chat_type, blocked in rows:
+        key = (chat_id, user_pk.to_python(user_id))
+        if key in pairs:
+            answer[key] = bool(blocked) and chat_type != ChatType.GROUP
+    return answer
 
 
 @cache

@@ -112,23 +112,24 @@ def _message_added_sql() -> str:
     q = connection.ops.quote_name
     newer = f"({q('last_message_id')} IS NULL OR {q('last_message_id')} < %s)"
     return (
-        f"UPDATE {q(header.db_table)} SET {q('message_count')} = {q('message_count')} + 1,"
+        f"UPDATE {q(header.db_table)} SET {q('message_count')} = {q('message_count')} + %s,"
         f" {q('last_message_id')} = CASE WHEN {newer} THEN %s ELSE {q('last_message_id')} END,"
         f" {q('last_activity_time')} = CASE WHEN {newer} THEN %s ELSE {q('last_activity_time')} END"
         f" WHERE {q('id')} = %s"
     )
 
 
-def chat_header_message_added(*, chat_id: int, message_id: int, at) -> None:
-    """A visible message was stored: count it, and make it the chat's last message and activity time
-    unless a newer one is already there (concurrent sends may commit in any order).
+def chat_header_message_added(*, chat_id: int, message_id: int, at, count: int = 1) -> None:
+    """`count` visible messages were stored, the newest `message_id`: count them, and make it the chat's
+    last message and activity time unless a newer one is already there (concurrent sends may commit in
+    any order).
 
     Hand-written because it runs for every message: the same UPDATE through the ORM's Case/When
     expressions took ~0.75 ms to build, against ~0.03 ms to run (SQLite).
     """
     at_value = connection.ops.adapt_datetimefield_value(at)
     with connection.cursor() as cursor:
-        cursor.execute(_message_added_sql(), [message_id, message_id, message_id, at_value, chat_id])
+        cursor.execute(_message_added_sql(), [count, message_id, message_id, message_id, at_value, chat_id])
 
 
 def chat_header_visibility_changed(*, chat_id: int, delta: int) -> None:

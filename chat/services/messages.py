@@ -7,18 +7,20 @@ it commits (chat.events.publish), so nothing rolled back is ever announced.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from chat import domain_events, dtos
-from chat.errors import Blocked, Forbidden, Invalid
+from chat.errors import ApplicationError, Blocked, Forbidden, Invalid
 from chat.events import chat_room, publish
 from chat.media import media_path_claim
 from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
 from chat.selectors.chats import members_hidden_from
-from chat.selectors.messages import member_read_state, member_send_blocked
+from chat.selectors.messages import member_read_state, members_send_blocked
 from chat.services.blocks import publish_hidden
 from chat.services.chats import chat_header_message_added, chat_header_visibility_changed
 from chat.state.ratelimit import refusal
@@ -72,6 +74,20 @@ def _own_message(*, sender: User, chat_id: int, client_message_id: str) -> ChatM
     return message
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """One `createMessage`: what `message_create` takes, for `message_create_many`."""
+
+    sender: User
+    chat_id: int
+    message_type: int
+    text: str
+    caption: str | None = None
+    client_message_id: str | None = None
+    over_rate_limit: bool = False
+    viewing_user_ids: frozenset[str] | None = None
+
+
 def message_create(
     *,
     sender: User,
@@ -99,59 +115,176 @@ def message_create(
     outbox. None when the caller could not ask (a script): then nobody counts as viewing.
 
     The chat header's last message and activity time move in the same transaction, and `message`
-    goes to the chat's room once it commits.
+    goes to the chat's room once it commits. A batch of one of `message_create_many`.
     """
-    caption = caption or ""
-    client_message_id = client_message_id or None
-    if message_type not in MessageType.values:
+    (result,) = message_create_many(
+        [
+            NewMessage(
+                sender=sender,
+                chat_id=chat_id,
+                message_type=message_type,
+                text=text,
+                caption=caption,
+                client_message_id=client_message_id,
+                over_rate_limit=over_rate_limit,
+                viewing_user_ids=viewing_user_ids,
+            )
+        ]
+    )
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
+
+
+def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, bool] | ApplicationError]:
+    """Group commit: store many messages in one transaction, under the rules of `message_create`;
+    returns one result per request, in order: (message, created), or the ApplicationError that
+    refused that one message (one message's error does not fail the others).
+
+    One transaction and one commit for the batch: the checks per message (cheap indexed reads), one
+    bulk INSERT of the accepted messages in request order (so each sender's messages keep their order
+    in ids, as in the rooms' broadcasts), one header UPDATE per chat. Two copies of one retry (same
+    sender, chat and `clientMessageId`) in a batch store one message: the second gets the first's back
+    (created False). A database error fails the whole batch (the caller answers every message of it
+    `server_error`), and nothing of it is stored or announced: every broadcast waits for the commit.
+    """
+    results: list = [None] * len(requests)
+    prepared = []
+    for index, request in enumerate(requests):
+        try:
+            prepared.append((index, request, *_prepare(request)))
+        except ApplicationError as exc:
+            results[index] = exc
+    firsts: dict[tuple, int] = {}  # (sender, chat, clientMessageId) -> the batch index that stores it
+    copies: dict[int, int] = {}  # a later copy of a retry in this batch -> that index
+    accepted: list[tuple[int, NewMessage, ChatMessage]] = []
+    now = timezone.now()
+    with transaction.atomic():
+        blocked = members_send_blocked(pairs={(request.chat_id, request.sender.pk) for _, request, *_ in prepared})
+        for index, request, text, caption, client_message_id in prepared:
+            try:
+                key = (request.sender.pk, request.chat_id, client_message_id)
+                if client_message_id is not None and key in firsts:
+                    copies[index] = firsts[key]
+                    continue
+                original = _checked(request, blocked, text=text, client_message_id=client_message_id)
+                if original is not None:
+                    results[index] = (original, False)
+                    continue
+            except ApplicationError as exc:
+                results[index] = exc
+                continue
+            message = ChatMessage(
+                chat_id=request.chat_id,
+                sender=request.sender,
+                message_type=request.message_type,
+                message=text,
+                caption=caption,
+                client_message_id=client_message_id,
+                creation_time=now,
+            )
+            accepted.append((index, request, message))
+            if client_message_id is not None:
+                firsts[key] = index
+        _insert(accepted, results)
+        stored = [(request, message) for index, request, message in accepted if results[index][1]]
+        for chat_id, count, last_id in _per_chat(message for _, message in stored):
+            chat_header_message_added(chat_id=chat_id, message_id=last_id, at=now, count=count)
+        for _, message in stored:
+            publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(message.chat_id))
+        if stored:
+            domain_events.messages_stored.send(
+                sender=ChatMessage,
+                stored=[(message, frozenset(request.viewing_user_ids or ())) for request, message in stored],
+            )
+    for index, first in copies.items():
+        outcome = results[first]
+        results[index] = outcome if isinstance(outcome, ApplicationError) else (outcome[0], False)
+    return results
+
+
+def _prepare(request: NewMessage) -> tuple[str, str, str | None]:
+    """The checks that need no database: (stored text, caption, clientMessageId), or `invalid`."""
+    caption = request.caption or ""
+    client_message_id = request.client_message_id or None
+    text = request.text
+    if request.message_type not in MessageType.values:
         raise Invalid("messageType: must be 0 (text), 1 (audio), 2 (image), 3 (file) or 4 (video).")
-    if message_type == MessageType.TEXT:
+    if request.message_type == MessageType.TEXT:
         text = _clean_text(text)
     _check_caption(caption)
     if client_message_id is not None and len(client_message_id) > MAX_CLIENT_MESSAGE_ID_LENGTH:
         raise Invalid(f"clientMessageId: at most {MAX_CLIENT_MESSAGE_ID_LENGTH} characters.")
+    return text, caption, client_message_id
 
-    with transaction.atomic():
-        if member_send_blocked(user=sender, chat_id=chat_id):
-            raise Blocked("You cannot message this user: one of you has blocked the other.")
-        if message_type != MessageType.TEXT:
-            _check_media_path(sender=sender, path=text, message_type=message_type)
-        if client_message_id is not None:
-            original = _own_message(sender=sender, chat_id=chat_id, client_message_id=client_message_id)
-            if original is not None:
-                return original, False
-        # After the retry check, so that a client retrying a lost ack is never told to slow down.
-        if over_rate_limit:
-            raise refusal("createMessage")
 
-        now = timezone.now()
-        message = ChatMessage(
-            chat_id=chat_id,
-            sender=sender,
-            message_type=message_type,
-            message=text,
-            caption=caption,
-            client_message_id=client_message_id,
-            creation_time=now,
-        )
-        if client_message_id is None:
-            message.save(force_insert=True)
-        else:
+def _checked(request: NewMessage, blocked: dict, *, text: str, client_message_id: str | None) -> ChatMessage | None:
+    """The checks that read the database, in the batch's transaction: the original message when this
+    is a retry, None when it may be stored, else the error. `blocked`: `members_send_blocked` of the
+    batch (no entry: not a member, `forbidden` whether or not the chat exists)."""
+    access = blocked.get((request.chat_id, request.sender.pk))
+    if access is None:
+        raise Forbidden("You are not a member of this chat.")
+    if access:
+        raise Blocked("You cannot message this user: one of you has blocked the other.")
+    if request.message_type != MessageType.TEXT:
+        _check_media_path(sender=request.sender, path=text, message_type=request.message_type)
+    if client_message_id is not None:
+        original = _own_message(sender=request.sender, chat_id=request.chat_id, client_message_id=client_message_id)
+        if original is not None:
+            return original
+    # After the retry check, so that a client retrying a lost ack is never told to slow down.
+    if request.over_rate_limit:
+        raise refusal("createMessage")
+    return None
+
+
+def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list) -> None:
+    """Insert the accepted messages in one statement, in order, and put (message, True) in `results`.
+
+    A `clientMessageId` stored meanwhile by another transaction (the same retry on another worker)
+    breaks the unique constraint: then, inside a savepoint so the batch lives on, each message is
+    inserted on its own and the loser of that race gets the winner's message back.
+    """
+    if not accepted:
+        return
+    messages = [message for _, _, message in accepted]
+    if all(message.client_message_id is None for message in messages):
+        ChatMessage.objects.bulk_create(messages)  # no unique key that a concurrent retry could take
+        for index, _, message in accepted:
+            results[index] = (message, True)
+        return
+    try:
+        with transaction.atomic():  # a savepoint: the unique constraint decides a concurrent retry
+            ChatMessage.objects.bulk_create(messages)
+    except IntegrityError:
+        for index, request, message in accepted:
+            message.pk = None
             try:
-                with transaction.atomic():  # a savepoint: the unique constraint decides a concurrent retry
+                with transaction.atomic():
                     message.save(force_insert=True)
             except IntegrityError:
-                original = _own_message(sender=sender, chat_id=chat_id, client_message_id=client_message_id)
+                original = _own_message(
+                    sender=request.sender, chat_id=request.chat_id, client_message_id=message.client_message_id
+                )
                 if original is None:
                     raise
-                return original, False
+                results[index] = (original, False)
+                continue
+            results[index] = (message, True)
+        return
+    for index, _, message in accepted:
+        results[index] = (message, True)
 
-        chat_header_message_added(chat_id=chat_id, message_id=message.pk, at=now)
-        publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(chat_id))
-        domain_events.message_stored.send(
-            sender=ChatMessage, message=message, viewing_user_ids=frozenset(viewing_user_ids or ())
-        )
-    return message, True
+
+def _per_chat(messages) -> list[tuple[int, int, int]]:
+    """(chat id, how many, the newest id) for each chat of `messages`."""
+    chats: dict[int, list[int]] = {}
+    for message in messages:
+        entry = chats.setdefault(message.chat_id, [0, 0])
+        entry[0] += 1
+        entry[1] = max(entry[1], message.pk)
+    return [(chat_id, count, last_id) for chat_id, (count, last_id) in chats.items()]
 
 
 def message_update(*, user: User, chat_id: int, message_id: int, text: str, caption: str | None = None) -> ChatMessage:

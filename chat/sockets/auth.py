@@ -228,9 +228,20 @@ async def call_as(user: User, fn: Callable[..., T], /, **kwargs) -> T:
 
 @sync_to_async
 def _call_as(user_id, fn, kwargs):
-    if not User.objects.filter(pk=user_id, is_active=True).exists():
-        raise SessionEnded("This account is disabled.")
+    if inactive_user_ids({user_id}):
+        raise session_ended()
     return fn(**kwargs)
+
+
+def inactive_user_ids(user_ids: set) -> set:
+    """Those of `user_ids` that are deactivated (or gone), in one query; in the ORM's thread."""
+    active = set(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
+    return set(user_ids) - active
+
+
+def session_ended() -> SessionEnded:
+    """The answer to an event of a deactivated user: `unauthorized`, then the socket is disconnected."""
+    return SessionEnded("This account is disabled.")
 
 
 async def socket_user_or_none(sid: str) -> User | None:

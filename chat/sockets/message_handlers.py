@@ -17,7 +17,9 @@ import asyncio
 from chat import dtos
 from chat.selectors import messages as message_selectors
 from chat.services import messages as message_services
+from chat.services.messages import NewMessage
 from chat.sockets.auth import call_as, event_user
+from chat.sockets.message_batch import message_writer
 from chat.sockets.message_payloads import (
     CreateMessagePayload,
     FindAllMessagesPayload,
@@ -42,13 +44,13 @@ async def create_message(sid: str, payload: dict):
         allowed, viewing = await asyncio.gather(allowed, viewing)  # two round trips to Redis at once
     else:
         allowed, viewing = await allowed, await viewing
-    message, _created = await call_as(
-        user,
-        message_services.message_create,
-        sender=user,
-        over_rate_limit=not allowed,  # a retry is still answered: the service knows
-        viewing_user_ids=frozenset(viewing),
-        **data,
+    message, _created = await message_writer.submit(
+        NewMessage(
+            sender=user,
+            over_rate_limit=not allowed,  # a retry is still answered: the service knows
+            viewing_user_ids=frozenset(viewing),
+            **data,
+        )
     )
     return {"chatMessage": dtos.message_dto(message)}
 

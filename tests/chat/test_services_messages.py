@@ -246,7 +246,7 @@ def test_a_text_message_costs_three_queries(pair, monkeypatch, django_assert_max
     (pushes are the notifications app's, stubbed here)."""
     from notifications import services as notification_services
 
-    monkeypatch.setattr(notification_services, "message_created", lambda **kwargs: None)
+    monkeypatch.setattr(notification_services, "messages_created", lambda **kwargs: None)
     alice, _bob, chat = pair
     with django_assert_max_num_queries(5) as captured:  # + the savepoint pair of atomic() in a test
         create(alice, chat, "cheap")

@@ -252,10 +252,11 @@ async def test_push_hook_runs_inside_the_transaction(scene, monkeypatch):
 
     calls = []
 
-    def record(*, message, viewing_user_ids):
-        calls.append((message.pk, message.sender.name, transaction.get_connection().in_atomic_block))
+    def record(*, stored):
+        for message, _viewing in stored:
+            calls.append((message.pk, message.sender.name, transaction.get_connection().in_atomic_block))
 
-    monkeypatch.setattr(notification_services, "message_created", record)
+    monkeypatch.setattr(notification_services, "messages_created", record)
     s = scene
     dto = await send(s.a1, s.chat_id, "push me")
     assert calls == [(dto["id"], "Alice", True)]

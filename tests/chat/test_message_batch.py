@@ -1,0 +1,143 @@
+"""Group commit (`message_create_many`): many messages in one transaction, each with its own answer.
+
+Run on SQLite and, by `make test-postgres`, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from chat import domain_events
+from chat.errors import Blocked, Forbidden, Invalid, RateLimited
+from chat.events import bridge
+from chat.models import ChatHeader, ChatMessage
+from chat.services.chats import chat_direct_get_or_create
+from chat.services.friendships import friendship_block
+from chat.services.messages import NewMessage, message_create, message_create_many
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def emitted(monkeypatch):
+    """What the services hand to the socket server once their transaction commits."""
+    sent = []
+    monkeypatch.setattr(bridge, "emit", lambda event, data, **kw: sent.append((event, data, kw["room"])))
+    return sent
+
+
+@pytest.fixture
+def scene(make_user):
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    ab, _ = chat_direct_get_or_create(user=alice, other=bob)
+    bc, _ = chat_direct_get_or_create(user=bob, other=carol)
+    return alice, bob, carol, ab, bc
+
+
+def text(sender, chat, body="hi", **kwargs) -> NewMessage:
+    return NewMessage(sender=sender, chat_id=chat.pk, message_type=0, text=body, **kwargs)
+
+
+def test_each_message_of_a_batch_gets_its_own_answer(scene, emitted):
+    alice, bob, carol, ab, bc = scene
+    friendship_block(user=carol, other=bob)
+    results = message_create_many(
+        [
+            text(alice, ab, "one"),
+            text(alice, ab, "   "),  # invalid: empty after trimming
+            text(alice, bc, "not my chat"),  # forbidden
+            text(bob, bc, "across a block"),  # blocked
+            text(bob, ab, "over the limit", over_rate_limit=True),  # rate limited
+            text(bob, ab, "two"),
+        ]
+    )
+    assert [type(r) for r in results[1:5]] == [Invalid, Forbidden, Blocked, RateLimited]
+    (first, created_1), (second, created_2) = results[0], results[5]
+    assert created_1 and created_2 and first.pk < second.pk
+    assert list(ChatMessage.objects.order_by("id").values_list("message", flat=True)) == ["one", "two"]
+    assert [(e, d["chatMessage"]["message"]) for e, d, _ in emitted] == [("message", "one"), ("message", "two")]
+    header = ChatHeader.objects.get(pk=ab.pk)
+    assert (header.message_count, header.last_message_id) == (2, second.pk)
+
+
+def test_a_retry_and_its_original_in_one_batch_store_one_message(scene, emitted):
+    alice, bob, _carol, ab, _bc = scene
+    earlier, _ = message_create(sender=bob, chat_id=ab.pk, message_type=0, text="earlier", client_message_id="b-1")
+    results = message_create_many(
+        [
+            text(alice, ab, "hello", client_message_id="a-1"),
+            text(alice, ab, "hello", client_message_id="a-1"),  # the same retry, twice in one batch
+            text(bob, ab, "earlier", client_message_id="b-1"),  # a retry of a message stored before
+            text(bob, ab, "earlier", client_message_id="b-1", over_rate_limit=True),  # retries are never limited
+        ]
+    )
+    (original, created), (copy, copy_created) = results[0], results[1]
+    assert created and not copy_created and copy.pk == original.pk
+    assert [(m.pk, c) for m, c in results[2:]] == [(earlier.pk, False), (earlier.pk, False)]
+    assert ChatMessage.objects.filter(client_message_id="a-1").count() == 1
+    assert ChatMessage.objects.count() == 2
+    assert [d["chatMessage"]["id"] for _, d, _ in emitted] == [earlier.pk, original.pk]  # one broadcast each
+    assert ChatHeader.objects.get(pk=ab.pk).message_count == 2
+
+
+def test_one_senders_messages_keep_their_order_in_a_batch(scene, emitted):
+    alice, bob, _carol, ab, _bc = scene
+    bodies = [f"m{i}" for i in range(20)]
+    results = message_create_many([text(alice if i % 3 else bob, ab, body) for i, body in enumerate(bodies)])
+    ids = [message.pk for message, _ in results]
+    assert ids == sorted(ids)
+    assert [d["chatMessage"]["message"] for _, d, _ in emitted] == bodies
+    assert list(ChatMessage.objects.order_by("id").values_list("message", flat=True)) == bodies
+
+
+def test_a_failing_batch_stores_and_announces_nothing(scene, emitted):
+    """A failure inside the transaction (here a receiver of "messages stored" that breaks, as a failing
+    outbox write would) rolls the whole batch back: the caller answers every message with it."""
+    alice, bob, _carol, ab, _bc = scene
+
+    def broken_receiver(sender, **kwargs):
+        raise RuntimeError("the outbox is gone")
+
+    domain_events.messages_stored.connect(broken_receiver, dispatch_uid="test-broken")
+    try:
+        with pytest.raises(RuntimeError):
+            message_create_many([text(alice, ab, "one"), text(bob, ab, "two")])
+    finally:
+        domain_events.messages_stored.disconnect(dispatch_uid="test-broken")
+    assert ChatMessage.objects.count() == 0 and emitted == []
+    assert ChatHeader.objects.get(pk=ab.pk).message_count == 0
+
+
+def test_nothing_is_announced_before_the_batch_commits(scene, emitted):
+    alice, bob, _carol, ab, _bc = scene
+    seen_inside = []
+
+    def receiver(sender, stored, **kwargs):
+        seen_inside.append((connection.in_atomic_block, [m.message for m, _ in stored], list(emitted)))
+
+    domain_events.messages_stored.connect(receiver, dispatch_uid="test-inside")
+    try:
+        message_create_many([text(alice, ab, "one"), text(bob, ab, "two")])
+    finally:
+        domain_events.messages_stored.disconnect(dispatch_uid="test-inside")
+    assert seen_inside == [(True, ["one", "two"], [])]  # one event for the batch, inside it
+    assert len(emitted) == 2
+
+
+@pytest.mark.parametrize("size", [1, 10, 40])
+def test_a_batch_costs_the_same_queries_whatever_its_size(scene, make_user, django_assert_max_num_queries, size):
+    """One access check for the whole batch, one INSERT, one header UPDATE per chat, and the push
+    outbox's devices in one query, inside one transaction: BEGIN and COMMIT once."""
+    alice, bob, _carol, ab, _bc = scene
+    with django_assert_max_num_queries(8) as captured:  # + the outbox's savepoint pair
+        message_create_many([text(alice if i % 2 else bob, ab, f"m{i}") for i in range(size)])
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert [s for s in statements if s not in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"}] == [
+        "SELECT",  # who may send where
+        "INSERT",
+        "UPDATE",
+        "SELECT",  # the devices to push to
+    ]
+    assert statements.count("INSERT") == 1 and statements.count("UPDATE") == 1
+    assert ChatMessage.objects.count() == size
