@@ -52,6 +52,8 @@ def members_send_blocked(*, pairs: set[tuple[int, object]]) -> dict[tuple[int, o
     direct_pair_key() of the same two users, so the block needs neither the other member nor a join on
     users. The IN lists may match a few memberships that were not asked for; they are dropped.
     """
+    if not pairs:
+        return {}
     chat_ids = sorted({chat_id for chat_id, _ in pairs})
     user_ids = sorted({user_id for _, user_id in pairs}, key=str)
     user_pk = User._meta.pk

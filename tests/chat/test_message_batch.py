@@ -141,3 +141,10 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(scene, make_user, djan
     ]
     assert statements.count("INSERT") == 1 and statements.count("UPDATE") == 1
     assert ChatMessage.objects.count() == size
+
+
+def test_a_batch_refused_before_the_database_writes_nothing(scene, emitted):
+    alice, _bob, _carol, ab, _bc = scene
+    results = message_create_many([text(alice, ab, "  "), text(alice, ab, "x", client_message_id="c" * 65)])
+    assert [type(r) for r in results] == [Invalid, Invalid]
+    assert ChatMessage.objects.count() == 0 and emitted == []
