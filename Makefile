@@ -65,10 +65,16 @@ test-postgres: $(VENV)/.dev
 	echo "test-postgres: pytest on $(PG_TEST_URL)"; \
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PG_TESTS)
 
-# Numbers, not a test: a real server under the official socket.io-client on loopback, about a minute.
-# Prints a table and writes bench-results/latest.json (README, "Benchmarks"). `make bench BENCH_ARGS=--help`.
+# Numbers, not a test: the bare relay (bench/relay.py) and our server on SQLite, PostgreSQL, and PostgreSQL +
+# Redis with two workers, in one run, under the official socket.io-client on loopback; about four minutes.
+# Prints a table, writes bench-results/latest.json and latency.png (README, "Benchmarks").
+# `make bench BENCH_ARGS="--setups sqlite"` runs one set-up; `make bench BENCH_ARGS=--help` lists the knobs.
 BENCH_ARGS ?=
-bench: $(VENV)/.runtime
+$(VENV)/.bench: bench/requirements.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.runtime $(VENV)/.bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 format: $(VENV)/.dev

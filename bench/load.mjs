@@ -2,9 +2,13 @@
 //
 //   node bench/load.mjs <config.json>
 //
-// config: {url, pid, users: [{id, token, chatHeaderId}], out, closedSockets, closedSeconds, openRates,
-//          openSeconds, pageCalls}. Users come in pairs sharing a one-to-one chat: users[2k] and users[2k+1].
-// Every phase is bounded in time; the results go to `out` as JSON. Progress goes to stderr.
+// config: {url, pids, users: [{id, token, chatHeaderId}], group: {chatHeaderId, members} | null, out,
+//          samplesOut, closedSockets, closedSeconds, openRates, openSeconds, fanoutSeconds, pageCalls}.
+// Users come in pairs sharing a one-to-one chat: users[2k] and users[2k+1]; the group's members are the
+// first `members` users. `pids`: the server's processes, whose RSS is summed. The same script drives our
+// server and the bare relay (bench/relay.py), which has no history: `pageCalls: 0` skips that phase.
+// Every phase is bounded in time; the results go to `out` as JSON, the raw latencies (for the plot) to
+// `samplesOut`. Progress goes to stderr.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -15,9 +19,13 @@ const ACK_TIMEOUT_MS = 10_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...args) => process.stderr.write(`[load] ${args.join(' ')}\n`);
 
-function rssKb(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+function rssKb(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    total += Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
+  }
+  return total;
 }
 
 function percentile(sorted, p) {
@@ -63,9 +71,13 @@ async function inBatches(items, size, fn) {
 
 const call = (socket, event, payload) => socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
 
+// What went wrong, by kind: the error answer's code, or `timeout` (no ack within ACK_TIMEOUT_MS).
+const failure = (kinds, key) => { kinds[key] = (kinds[key] ?? 0) + 1; };
+
 async function main() {
-  const { users, pid } = config;
+  const { users, pids } = config;
   const results = { sockets: users.length };
+  const samples = { closed_ack_ms: [], open_ms: {} };
 
   // Warm-up: imports, caches and code paths that the first connections pay for once.
   const warm = await inBatches(users.slice(0, 20), 20, connect);
@@ -74,12 +86,12 @@ async function main() {
   await sleep(1500);
 
   // (c) Memory per idle connected socket.
-  const rssBefore = rssKb(pid);
+  const rssBefore = rssKb(pids);
   const started = performance.now();
   const sockets = await inBatches(users, 100, connect);
   const connectSeconds = (performance.now() - started) / 1000;
   await sleep(2000);
-  const rssAfter = rssKb(pid);
+  const rssAfter = rssKb(pids);
   results.memory = {
     rss_before_kb: rssBefore,
     rss_after_kb: rssAfter,
@@ -114,6 +126,7 @@ async function main() {
     const until = performance.now() + seconds * 1000;
     let acks = 0;
     let errors = 0;
+    const kinds = {};
     const ackLatencies = [];
     await Promise.all(Array.from({ length: closedCount }, async (_, i) => {
       let n = 0;
@@ -126,13 +139,17 @@ async function main() {
           if (answer?.chatMessage) {
             acks++;
             if (record) ackLatencies.push(performance.now() - t0);
-          } else errors++;
+          } else {
+            errors++;
+            failure(kinds, answer?.code ?? 'no chatMessage');
+          }
         } catch {
           errors++;
+          failure(kinds, 'timeout');
         }
       }
     }));
-    return { acks, errors, ackLatencies };
+    return { acks, errors, kinds, ackLatencies };
   };
   await closed(2, false);
   const closedStart = performance.now();
@@ -143,9 +160,11 @@ async function main() {
     seconds: Math.round(closedSeconds * 100) / 100,
     acks: run.acks,
     errors: run.errors,
+    errors_by_kind: run.kinds,
     messages_per_second: Math.round(run.acks / closedSeconds),
     ack_latency: summary(run.ackLatencies),
   };
+  samples.closed_ack_ms = run.ackLatencies;
   log(`closed loop: ${results.closed_loop.messages_per_second} msg/s over ${closedCount} sockets`);
   await sleep(1000);
 
@@ -159,6 +178,7 @@ async function main() {
     sentAt.clear();
     const total = Math.round(rate * config.openSeconds);
     let openErrors = 0;
+    const openKinds = {};
     const openStart = performance.now();
     for (let i = 0; i < total; i++) {
       const due = openStart + (i * 1000) / rate;
@@ -169,7 +189,12 @@ async function main() {
       sentAt.set(text, performance.now());
       sockets[k].timeout(ACK_TIMEOUT_MS).emit(
         'createMessage', { chatHeaderId: users[k].chatHeaderId, message: text, messageType: 0 },
-        (err, answer) => { if (err || !answer?.chatMessage) openErrors++; },
+        (err, answer) => {
+          if (err || !answer?.chatMessage) {
+            openErrors++;
+            failure(openKinds, err ? 'timeout' : answer?.code ?? 'no chatMessage');
+          }
+        },
       );
     }
     const offeredSeconds = (performance.now() - openStart) / 1000;
@@ -183,15 +208,80 @@ async function main() {
       delivered: openLatencies.length,
       lost: sentAt.size,
       errors: openErrors,
+      errors_by_kind: openKinds,
       latency: summary(openLatencies),
     };
     results.open_loop.push(entry);
+    samples.open_ms[rate] = [...openLatencies];
     log(`open loop at ${rate} msg/s: p50 ${entry.latency.p50_ms} ms, p99 ${entry.latency.p99_ms} ms`);
     await sleep(1000);
   }
 
+  // (e) Fan-out: the group's members join its room; its first member sends, awaits the ack, sends again
+  // (closed loop), and every member's socket (the sender's own included, as the room is) counts the
+  // `message` events it gets. Deliveries per second run from the first send to the last delivery, so
+  // that deliveries still queued when the sending stops count against the time they took.
+  if (config.group) {
+    const members = Math.min(config.group.members, users.length);
+    const groupJoins = await inBatches(sockets.slice(0, members), 100, (s) => call(s, 'joinRoom', {
+      chatHeaderId: config.group.chatHeaderId,
+    }));
+    const badGroupJoin = groupJoins.find((j) => !j?.joined);
+    if (badGroupJoin) throw new Error(`joinRoom of the group failed: ${JSON.stringify(badGroupJoin)}`);
+    let delivered = 0;
+    let lastDelivery = 0;
+    const count = (data) => {
+      const text = data?.chatMessage?.message;
+      if (typeof text === 'string' && text.startsWith('fan:m:')) {
+        delivered++;
+        lastDelivery = performance.now();
+      }
+    };
+    for (const s of sockets.slice(0, members)) s.on('message', count);
+    const fan = async (tag, seconds) => {
+      const until = performance.now() + seconds * 1000;
+      let acks = 0;
+      let errors = 0;
+      const kinds = {};
+      for (let n = 0; performance.now() < until; n++) {
+        try {
+          const answer = await call(sockets[0], 'createMessage', {
+            chatHeaderId: config.group.chatHeaderId, message: `fan:${tag}:${n}`, messageType: 0,
+          });
+          if (answer?.chatMessage) acks++;
+          else { errors++; failure(kinds, answer?.code ?? 'no chatMessage'); }
+        } catch {
+          errors++;
+          failure(kinds, 'timeout');
+        }
+      }
+      return { acks, errors, kinds };
+    };
+    await fan('w', 1);
+    await sleep(500);
+    const fanStart = performance.now();
+    const fanRun = await fan('m', config.fanoutSeconds);
+    const drainUntil = performance.now() + 5000;
+    while (delivered < fanRun.acks * members && performance.now() < drainUntil) await sleep(20);
+    const fanSeconds = ((lastDelivery || performance.now()) - fanStart) / 1000;
+    for (const s of sockets.slice(0, members)) s.off('message', count);
+    results.fanout = {
+      members,
+      seconds: Math.round(fanSeconds * 100) / 100,
+      messages: fanRun.acks,
+      errors: fanRun.errors,
+      errors_by_kind: fanRun.kinds,
+      expected: fanRun.acks * members,
+      delivered,
+      messages_per_second: Math.round(fanRun.acks / fanSeconds),
+      deliveries_per_second: Math.round(delivered / fanSeconds),
+    };
+    log(`fan-out to ${members}: ${results.fanout.deliveries_per_second} deliveries/s`);
+    await sleep(500);
+  }
+
   // (d) findAllMessages pages on the closed-loop chats (hundreds of messages each): the newest page,
-  // then a keyset page below it (LastMessageId), one call at a time.
+  // then a keyset page below it (LastMessageId), one call at a time. Not on the relay (no history).
   const pageLatencies = [];
   const cursorLatencies = [];
   let pageErrors = 0;
@@ -210,17 +300,23 @@ async function main() {
     cursorLatencies.push(performance.now() - t0);
     if (!Array.isArray(older?.items)) pageErrors++;
   }
-  results.history_pages = {
-    page_size: 50,
-    messages_per_chat: Math.round(run.acks / Math.ceil(closedCount / 2)),
-    errors: pageErrors,
-    newest_page: summary(pageLatencies),
-    keyset_page: summary(cursorLatencies),
-  };
-  log(`findAllMessages: p50 ${results.history_pages.newest_page.p50_ms} ms`);
+  if (config.pageCalls > 0) {
+    results.history_pages = {
+      page_size: 50,
+      messages_per_chat: Math.round(run.acks / Math.ceil(closedCount / 2)),
+      errors: pageErrors,
+      newest_page: summary(pageLatencies),
+      keyset_page: summary(cursorLatencies),
+    };
+    log(`findAllMessages: p50 ${results.history_pages.newest_page.p50_ms} ms`);
+  }
 
   for (const s of sockets) s.disconnect();
   writeFileSync(config.out, JSON.stringify(results, null, 2));
+  const round = (list) => list.map((v) => Math.round(v * 1000) / 1000);
+  samples.closed_ack_ms = round(samples.closed_ack_ms);
+  for (const rate of Object.keys(samples.open_ms)) samples.open_ms[rate] = round(samples.open_ms[rate]);
+  if (config.samplesOut) writeFileSync(config.samplesOut, JSON.stringify(samples));
 }
 
 main().then(
