@@ -368,6 +368,14 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
     return ids
 
 
+@dataclass(frozen=True)
+class ReadRequest:
+    """One `readMessage`, for `chat_mark_read_many`."""
+
+    user: User
+    chat_id: int
+
+
 def chat_mark_read(*, user: User, chat_id: int) -> int | None:
     """Mark everything in the chat read for `user`, up to its newest visible message; returns that id.
 
@@ -379,20 +387,37 @@ def chat_mark_read(*, user: User, chat_id: int) -> int | None:
     nothing.
     """
     with transaction.atomic():
-        member_id, last_read, newest, has_blocks = member_read_state(user=user, chat_id=chat_id)
-        hidden = members_hidden_from(user_id=user.pk, chat_id=chat_id) if has_blocks else set()
-        if newest is not None and (last_read is None or newest > last_read):
-            ChatMember.objects.filter(
-                Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=newest), pk=member_id
-            ).update(last_read_message_id=newest)
-            last_read = newest
-        room = chat_room(chat_id)
-        publish_hidden("messageHasBeenRead", chat_id, room=room, hidden_user_ids=hidden)
-        publish_hidden(
-            "messageRead",
-            dtos.message_read_event(chat_id=chat_id, user_id=user.pk, last_read_message_id=last_read),
-            room=room,
-            hidden_user_ids=hidden,
-        )
-        domain_events.chat_read.send(sender=ChatMember, user=user, chat_id=chat_id, last_read_message_id=last_read)
+        return _mark_read(user=user, chat_id=chat_id)
+
+
+def chat_mark_read_many(requests: list[ReadRequest]) -> list[int | ApplicationError | None]:
+    """Group commit of `chat_mark_read`: many reads in one transaction, one result each, in order
+    (the read mark, or the error that refused that read alone)."""
+    results: list = []
+    with transaction.atomic():
+        for request in requests:
+            try:
+                results.append(_mark_read(user=request.user, chat_id=request.chat_id))
+            except ApplicationError as exc:
+                results.append(exc)
+    return results
+
+
+def _mark_read(*, user: User, chat_id: int) -> int | None:
+    member_id, last_read, newest, has_blocks = member_read_state(user=user, chat_id=chat_id)
+    hidden = members_hidden_from(user_id=user.pk, chat_id=chat_id) if has_blocks else set()
+    if newest is not None and (last_read is None or newest > last_read):
+        ChatMember.objects.filter(
+            Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=newest), pk=member_id
+        ).update(last_read_message_id=newest)
+        last_read = newest
+    room = chat_room(chat_id)
+    publish_hidden("messageHasBeenRead", chat_id, room=room, hidden_user_ids=hidden)
+    publish_hidden(
+        "messageRead",
+        dtos.message_read_event(chat_id=chat_id, user_id=user.pk, last_read_message_id=last_read),
+        room=room,
+        hidden_user_ids=hidden,
+    )
+    domain_events.chat_read.send(sender=ChatMember, user=user, chat_id=chat_id, last_read_message_id=last_read)
     return last_read

@@ -1,5 +1,5 @@
-"""Group commit for `createMessage`: the messages that arrive while a batch is being written form the
-next batch (shared/PERFORMANCE.md; PostgreSQL's `commit_delay`, Kafka's batching).
+"""Group commit for `createMessage` and `readMessage`: the writes that arrive while a batch is being
+written form the next batch (shared/PERFORMANCE.md; PostgreSQL's `commit_delay`, Kafka's batching).
 
 An idle server adds no delay: a message that finds no batch in flight starts one at once, alone. A busy
 one pays one hop to the ORM's thread, one transaction and one commit per batch instead of per message
@@ -16,41 +16,49 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 
-from chat.models import ChatMessage
-from chat.services.messages import NewMessage, message_create_many
+from chat.services.messages import NewMessage, ReadRequest, chat_mark_read_many, message_create_many
 from chat.sockets.auth import inactive_user_ids, session_ended
 
 logger = logging.getLogger("chat.sockets")
 
-# Messages written in one transaction at most; more wait for the next batch.
+# Writes in one transaction at most; more wait for the next batch.
 MAX_BATCH = 256
 
 
 class GroupCommit:
-    def __init__(self) -> None:
-        self._waiting: list[tuple[NewMessage, asyncio.Future]] = []
-        self._writing = False
+    """Batches of `store_many(requests) -> results` (a service over many requests, one result or
+    ApplicationError each, in order), written one after another; `what` names them in the log."""
 
-    async def submit(self, request: NewMessage) -> tuple[ChatMessage, bool]:
-        """Store `request` with whatever else arrives meanwhile; its (message, created), or its error."""
+    def __init__(self, store_many: Callable[[list], list], *, user_of: Callable, what: str) -> None:
+        self._store = sync_to_async(_as_active(store_many, user_of))
+        self._what = what
+        self._waiting: list[tuple[object, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    @property
+    def writing(self) -> bool:
+        return self._writer is not None
+
+    async def submit(self, request):
+        """Write `request` with whatever else arrives meanwhile; its result, or its error raised."""
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
-        if not self._writing:
-            self._writing = True
-            asyncio.get_running_loop().create_task(self._write_all())
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_all())
         return await future
 
     async def _write_all(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                logger.debug("writing a batch of %d message(s)", len(batch))
+                logger.debug("writing a batch of %d %s", len(batch), self._what)
                 try:
-                    results = await _store(tuple(request for request, _ in batch))
-                except Exception as exc:  # noqa: BLE001 - every message of the batch hears of it
+                    results = await self._store(tuple(request for request, _ in batch))
+                except Exception as exc:  # noqa: BLE001 - every request of the batch hears of it
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
                     if future.done():  # its handler went away (the socket closed)
@@ -60,17 +68,29 @@ class GroupCommit:
                     else:
                         future.set_result(result)
         finally:
-            self._writing = False
+            self._writer = None
 
 
-@sync_to_async
-def _store(requests: tuple[NewMessage, ...]) -> list:
-    """One hop to the ORM's thread for the batch: the senders still active (as `call_as` checks for
-    every event, one query for all of them), then their messages in one transaction."""
-    inactive = inactive_user_ids({request.sender.pk for request in requests})
-    writable = [request for request in requests if request.sender.pk not in inactive]
-    stored = iter(message_create_many(writable) if writable else [])
-    return [session_ended() if request.sender.pk in inactive else next(stored) for request in requests]
+def _as_active(store_many: Callable[[list], list], user_of: Callable) -> Callable[[tuple], list]:
+    """`store_many` for the requests whose user is still active (as `call_as` checks for every event,
+    one query for the batch); the others are answered as a deactivated user's event is."""
+
+    def store(requests: tuple) -> list:
+        inactive = inactive_user_ids({user_of(request).pk for request in requests})
+        writable = [request for request in requests if user_of(request).pk not in inactive]
+        stored = iter(store_many(writable) if writable else [])
+        return [session_ended() if user_of(request).pk in inactive else next(stored) for request in requests]
+
+    return store
 
 
-message_writer = GroupCommit()
+def _sender(request: NewMessage):
+    return request.sender
+
+
+def _reader(request: ReadRequest):
+    return request.user
+
+
+message_writer = GroupCommit(message_create_many, user_of=_sender, what="message(s)")
+read_writer = GroupCommit(chat_mark_read_many, user_of=_reader, what="read(s)")

@@ -17,9 +17,9 @@ import asyncio
 from chat import dtos
 from chat.selectors import messages as message_selectors
 from chat.services import messages as message_services
-from chat.services.messages import NewMessage
+from chat.services.messages import NewMessage, ReadRequest
 from chat.sockets.auth import call_as, event_user
-from chat.sockets.message_batch import message_writer
+from chat.sockets.message_batch import message_writer, read_writer
 from chat.sockets.message_payloads import (
     CreateMessagePayload,
     FindAllMessagesPayload,
@@ -85,5 +85,5 @@ async def read_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(ReadMessagePayload, payload)
     await check_rate(user_id=user.pk, action="read")
-    last_read = await call_as(user, message_services.chat_mark_read, user=user, **data)
+    last_read = await read_writer.submit(ReadRequest(user=user, chat_id=data["chat_id"]))
     return {"chatHeaderId": data["chat_id"], "lastReadMessageId": last_read, "unreadCount": 0}

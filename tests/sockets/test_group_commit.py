@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 
 from chat import domain_events
 from chat.models import ChatMessage
-from chat.sockets.message_batch import message_writer
+from chat.sockets.message_batch import message_writer, read_writer
 from tests.conftest import db_call
 from tests.sockets._message_helpers import direct_chat, join
 from tests.sockets.presence_support import state_until
@@ -38,8 +38,8 @@ async def orm_thread_held():
         await held
 
 
-def batch_sizes(caplog) -> list[int]:
-    return [r.args[0] for r in caplog.records if r.getMessage().startswith("writing a batch of")]
+def batch_sizes(caplog, what: str = "message(s)") -> list[int]:
+    return [r.args[0] for r in caplog.records if r.getMessage().startswith("writing a batch of") and r.args[1] == what]
 
 
 async def queued(count: int) -> None:
@@ -55,7 +55,7 @@ async def in_flight() -> None:
     """Until a batch is being written and nothing waits: the next messages form the next batch."""
 
     async def taken():
-        return message_writer._writing and not message_writer._waiting
+        return message_writer.writing and not message_writer._waiting
 
     await state_until(taken)
 
@@ -138,3 +138,31 @@ async def test_a_failing_batch_answers_every_message_and_stores_nothing(clients,
     assert await db_call(ChatMessage.objects.count)() == 0
     await b.barrier()
     assert b.events["message"] == []
+
+
+async def test_reads_that_arrive_during_a_write_form_one_batch_each_with_its_answer(clients, make_user, batch_log):
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    ab = direct_chat(alice, bob)
+    a, a2, b, c = await clients(alice), await clients(alice), await clients(bob), await clients(carol)
+    sent = (await a.call("createMessage", {"chatHeaderId": ab, "message": "read me", "messageType": 0}))["chatMessage"]
+    async with orm_thread_held():
+        first = asyncio.ensure_future(a.call("readMessage", {"chatHeaderId": ab}))
+
+        async def taken():
+            return read_writer.writing and not read_writer._waiting
+
+        await state_until(taken)
+        pending = [asyncio.ensure_future(s.call("readMessage", {"chatHeaderId": ab})) for s in (b, c, a2)]
+
+        async def three_waiting():
+            return len(read_writer._waiting) >= 3
+
+        await state_until(three_waiting)
+    answers = [await first, *(await asyncio.gather(*pending))]
+    assert [answer.get("lastReadMessageId", answer.get("code")) for answer in answers] == [
+        sent["id"],
+        sent["id"],
+        "forbidden",  # Carol is no member: her read alone is refused
+        sent["id"],
+    ]
+    assert batch_sizes(batch_log, "read(s)") == [1, 3]
