@@ -1,72 +1,279 @@
-"""Payload validation for socket events and REST bodies alike: shape only, with DRF serializers.
+"""Payload validation: shape only. Socket events use compiled shapes; REST bodies use DRF fields.
 
 Wire names (`chatHeaderId`, `SkipCount`) stop here: validators map them to snake_case. A payload that
 is not an object, lacks a required field or has a field of the wrong type is `invalid`, with a
 message that names the field.
+
+Socket payloads are checked on the event loop for every event, so they do not go through DRF: a DRF
+`Serializer` deep-copies its declared fields on every instantiation, about 90 µs per `createMessage`
+(shared/PERFORMANCE.md). A `Shape` is built once, at import, from a list of `Field`s; checking a
+payload is a loop over plain functions, a few µs. It does what the DRF serializers it replaced did,
+check for check and word for word (the messages are DRF's and Django's own strings, so they also
+translate the same): fields in declared order, the first bad one named as `field: message`
+(`ids.3: ...`, `RoomsWithLastMessageIds.0.ChatHeaderId: ...` inside lists), a field missing, null,
+blank or of the wrong type refused as DRF refused it, digit strings accepted as integers the way
+DRF's `IntegerField` accepts them. tests/sockets/test_payload_shapes.py keeps those serializers as
+the reference and compares the two over generated payloads for every event.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 
+from django.core.validators import ProhibitNullCharactersValidator
+from rest_framework import fields as drf_fields
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from chat.errors import Invalid
-
-
-def _first_error(detail, prefix: str = "") -> str:
-    if isinstance(detail, dict):
-        field, value = next(iter(detail.items()))
-        name = prefix if field == "non_field_errors" else (f"{prefix}.{field}" if prefix else str(field))
-        return _first_error(value, name)
-    if isinstance(detail, list) and detail:
-        first = detail[0]
-        if isinstance(first, (dict, list)):
-            return _first_error(first, prefix)
-        return f"{prefix}: {first}" if prefix else str(first)
-    return f"{prefix}: {detail}" if prefix else str(detail)
-
-
-def validate(serializer_class: type[serializers.Serializer], payload: dict) -> dict:
-    """Validated data of `payload`, or `invalid` naming the first bad field."""
-    serializer = serializer_class(data=payload)
-    if not serializer.is_valid():
-        raise Invalid(_first_error(serializer.errors))
-    return serializer.validated_data
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An integer or a string of digits (the spec sends some ids as strings); never a bool or a float."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or isinstance(data, float):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
 
 # Ids are positive 64-bit integers in the database; a larger number is malformed, not "someone else's
 # chat", and would overflow the database driver.
 MAX_ID = 2**63 - 1
 
 
-class IdField(StrictIntegerField):
+# --- the texts: DRF's and Django's own (lazy, so translated as they were) ---------------------------
+
+_FIELD = drf_fields.Field.default_error_messages
+_INTEGER = drf_fields.IntegerField.default_error_messages
+_CHAR = drf_fields.CharField.default_error_messages
+_LIST = drf_fields.ListField.default_error_messages
+REQUIRED = _FIELD["required"]
+NULL = _FIELD["null"]
+NOT_AN_INTEGER = _INTEGER["invalid"]
+INTEGER_TOO_LONG = _INTEGER["max_string_length"]
+NOT_A_STRING = _CHAR["invalid"]
+BLANK = _CHAR["blank"]
+NOT_A_BOOLEAN = drf_fields.BooleanField.default_error_messages["invalid"]
+NOT_A_UUID = drf_fields.UUIDField.default_error_messages["invalid"]
+NOT_AN_OBJECT = serializers.Serializer.default_error_messages["invalid"]
+NULL_CHARACTERS = ProhibitNullCharactersValidator.message
+SURROGATES = ProhibitSurrogateCharactersValidator.message
+
+
+class Bad(Exception):
+    """One field's first error, with the path below the field that raised it."""
+
+    def __init__(self, message, path: tuple = ()):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def within(self, name) -> Bad:
+        self.path = (name, *self.path)
+        return self
+
+    def text(self) -> str:
+        if not self.path:
+            return str(self.message)
+        return f"{'.'.join(str(part) for part in self.path)}: {self.message}"
+
+
+MISSING = object()
+Check = Callable[[object], object]
+
+
+# --- value checks: each takes a value that is neither missing nor None -----------------------------
+
+_MAX_INT_STRING = drf_fields.IntegerField.MAX_STRING_LENGTH
+_DECIMAL_TAIL = drf_fields.IntegerField.re_decimal  # "12.0" is 12, as DRF has it
+
+
+def integer(*, min_value: int | None = None, max_value: int | None = None) -> Check:
+    """An integer or a string of digits (the spec sends some ids as strings); never a bool or a float."""
+    low = -(2**4096) if min_value is None else min_value
+    high = 2**4096 if max_value is None else max_value
+
+    def check(value):
+        if type(value) is not int or not low <= value <= high:
+            if isinstance(value, (bool, float)):
+                raise Bad(NOT_AN_INTEGER)
+            if isinstance(value, str) and len(value) > _MAX_INT_STRING:
+                raise Bad(INTEGER_TOO_LONG)
+            try:  # DRF's own conversion, quirks included (" 7 ", "7.00", "١٢" are integers)
+                value = int(_DECIMAL_TAIL.sub("", str(value)))
+            except (ValueError, TypeError):
+                raise Bad(NOT_AN_INTEGER) from None
+            if max_value is not None and value > max_value:
+                raise Bad(_INTEGER["max_value"].format(max_value=max_value))
+            if min_value is not None and value < min_value:
+                raise Bad(_INTEGER["min_value"].format(min_value=min_value))
+        return value
+
+    return check
+
+
+def object_id() -> Check:
     """A chat or message id."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(**kwargs)
+    return integer(min_value=1, max_value=MAX_ID)
 
 
-class CountField(StrictIntegerField):
-    """An optional cursor, offset or count: zero or more."""
+def count() -> Check:
+    """A cursor, offset or count: zero or more."""
+    return integer(min_value=0, max_value=MAX_ID)
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", MAX_ID)
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(**kwargs)
+
+def boolean(value):
+    if isinstance(value, bool):
+        return value
+    raise Bad(NOT_A_BOOLEAN)
+
+
+def _first_surrogate(value: str) -> str | None:
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # UTF-8 refuses surrogates and nothing else
+        return SURROGATES.format(code_point=ord(value[exc.start]))
+    return None
+
+
+def string(*, trim: bool = True, allow_blank: bool = False, max_length: int | None = None) -> Check:
+    """A string, never a number or a bool coerced to one; stripped unless `trim=False`; no NUL and no
+    lone surrogates (no database stores them)."""
+
+    def check(value):
+        if not isinstance(value, str):
+            raise Bad(NOT_A_STRING)
+        if trim:
+            value = value.strip()
+        if not value:
+            if allow_blank:
+                return ""
+            raise Bad(BLANK)
+        if max_length is not None and len(value) > max_length:
+            raise Bad(_CHAR["max_length"].format(max_length=max_length))
+        if "\x00" in value:
+            raise Bad(NULL_CHARACTERS)
+        surrogate = _first_surrogate(value)
+        if surrogate is not None:
+            raise Bad(surrogate)
+        return value
+
+    return check
+
+
+def text(*, max_length: int | None = None) -> Check:
+    """A string kept exactly as sent (the services trim), blank allowed, that the database can store:
+    JSON allows lone UTF-16 surrogates, which no UTF-8 database accepts ("Not a valid string.")."""
+
+    def check(value):
+        if not isinstance(value, str):
+            raise Bad(NOT_A_STRING)
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Bad(NOT_A_STRING) from None
+        if max_length is not None and len(value) > max_length:
+            raise Bad(_CHAR["max_length"].format(max_length=max_length))
+        if "\x00" in value:
+            raise Bad(NULL_CHARACTERS)
+        return value
+
+    return check
+
+
+def guid(value):
+    """A GUID given as a string (an integer is no GUID here)."""
+    if not isinstance(value, str):
+        raise Bad(NOT_A_UUID)
+    try:
+        return uuid.UUID(hex=value)
+    except ValueError:
+        raise Bad(NOT_A_UUID) from None
+
+
+def list_of(item: Check | Shape, *, max_length: int | None = None) -> Check:
+    """A list whose items are checked one by one; an item may not be null."""
+    check_item = item.run if isinstance(item, Shape) else item
+
+    def check(value):
+        if isinstance(value, (str, Mapping)) or not hasattr(value, "__iter__"):
+            raise Bad(_LIST["not_a_list"].format(input_type=type(value).__name__))
+        items = []
+        for index, each in enumerate(value):
+            try:
+                if each is None:
+                    raise Bad(NULL)
+                items.append(check_item(each))
+            except Bad as exc:
+                raise exc.within(index) from None
+        if max_length is not None and len(items) > max_length:
+            raise Bad(_LIST["max_length"].format(max_length=max_length))
+        return items
+
+    return check
+
+
+# --- shapes --------------------------------------------------------------------------------------
+
+
+class Field:
+    """One wire field: its name on the wire, its key in the validated data, its check."""
+
+    __slots__ = ("check", "key", "nullable", "required", "wire")
+
+    def __init__(self, wire: str, check: Check, *, key: str | None = None, required=True, nullable=False):
+        self.wire, self.key, self.check = wire, key or wire, check
+        self.required, self.nullable = required, nullable
+
+
+def optional(wire: str, check: Check, *, key: str | None = None) -> Field:
+    """A field that may be missing (then absent from the validated data) or null."""
+    return Field(wire, check, key=key, required=False, nullable=True)
+
+
+class Shape:
+    """A payload's fields, checked in declared order; the first bad one is the error.
+
+    `finish`, when given, gets the checked fields (only those present) and returns the validated
+    data; it raises `Bad` for a rule across fields (a path of `()` is a payload-wide error).
+    """
+
+    def __init__(self, *fields: Field, finish: Callable[[dict], dict] | None = None):
+        self.fields = tuple((f.wire, f.key, f.check, f.required, f.nullable) for f in fields)
+        self.finish = finish
+
+    def run(self, payload) -> dict:
+        if not isinstance(payload, Mapping):
+            raise Bad(NOT_AN_OBJECT.format(datatype=type(payload).__name__))
+        data = {}
+        get = payload.get
+        for wire, key, check, required, nullable in self.fields:
+            value = get(wire, MISSING)
+            if value is None:
+                if not nullable:
+                    raise Bad(NULL, (wire,))
+                data[key] = None
+            elif value is MISSING:
+                if required:
+                    raise Bad(REQUIRED, (wire,))
+            else:
+                try:
+                    data[key] = check(value)
+                except Bad as exc:
+                    raise exc.within(wire) from None
+        return data if self.finish is None else self.finish(data)
+
+    def validate(self, payload) -> dict:
+        """Validated data of `payload`, or `invalid` naming the first bad field."""
+        if payload is None:
+            raise Invalid("No data provided")  # DRF's text for a serializer given no data
+        try:
+            return self.run(payload)
+        except Bad as exc:
+            raise Invalid(exc.text()) from None
+
+
+def validate(shape: Shape, payload: dict) -> dict:
+    """Validated data of `payload`, or `invalid` naming the first bad field."""
+    return shape.validate(payload)
+
+
+# --- DRF fields for REST bodies ------------------------------------------------------------------
 
 
 class StrictCharField(serializers.CharField):

@@ -1,14 +1,25 @@
 """Payload shapes of the room, typing and list events, with the spec's wire names (CONTRACT §4).
 
 Only shape is checked here: types, required fields, ranges that the database could not even store.
-Who may do what is the services' business.
+Who may do what is the services' business. Compiled `Shape`s (chat/validation.py): a few µs each.
 """
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
-from chat.validation import CountField, IdField, StrictBooleanField, StrictCharField, StrictIntegerField, parse_user_id
+from chat.validation import (
+    Bad,
+    Field,
+    Shape,
+    boolean,
+    count,
+    guid,
+    integer,
+    list_of,
+    object_id,
+    optional,
+    parse_user_id,
+    string,
+)
 
 # Far beyond any real offset, small enough for every database's OFFSET.
 MAX_SKIP = 1_000_000_000
@@ -18,88 +29,76 @@ HEADERS_PAGE_MAX = 100
 MAX_ROOM_CURSORS = 1000
 
 
-class StrictUUIDField(serializers.UUIDField):
-    """A GUID given as a string (DRF would also turn an integer into a UUID)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
+def _token(wire: str) -> Field:
+    return optional(wire, string(trim=False, allow_blank=True))
 
 
-def _token_field(**kwargs):
-    return StrictCharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False, **kwargs)
+def _optional_text(wire: str, key: str) -> Field:
+    return optional(wire, string(allow_blank=True, max_length=1000), key=key)
 
 
-def _optional_text(**kwargs):
-    return StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=1000, **kwargs)
+def _chat_or_user(data: dict) -> dict:
+    if data.get("chat_id") is None and data.get("other_user_id") is None:
+        raise Bad("Provide chatHeaderId or otherUserId.")
+    return data
 
 
-class JoinRoomPayload(serializers.Serializer):
-    chatHeaderId = IdField(source="chat_id", required=False, allow_null=True)
-    otherUserId = StrictUUIDField(source="other_user_id", required=False, allow_null=True)
+JoinRoomPayload = Shape(
+    optional("chatHeaderId", object_id(), key="chat_id"),
+    optional("otherUserId", guid, key="other_user_id"),
     # "Your User ID": when given it must be the token's user (checked by the handler).
-    userId = _optional_text(source="user_id")
+    _optional_text("userId", "user_id"),
     # Informational only: the server always acts on the socket the event arrived on.
-    socketId = _optional_text(source="socket_id")
-    accessToken = _token_field()
+    _optional_text("socketId", "socket_id"),
+    _token("accessToken"),
+    finish=_chat_or_user,
+)
 
-    def validate(self, attrs):
-        if attrs.get("chat_id") is None and attrs.get("other_user_id") is None:
-            raise serializers.ValidationError("Provide chatHeaderId or otherUserId.")
-        return attrs
+LeaveRoomPayload = Shape(Field("chatHeaderId", object_id(), key="chat_id"), _token("accessToken"))
 
-
-class LeaveRoomPayload(serializers.Serializer):
-    chatHeaderId = IdField(source="chat_id")
-    accessToken = _token_field()
-
-
-class RoomTypingPayload(serializers.Serializer):
-    isTyping = StrictBooleanField(source="is_typing")
+RoomTypingPayload = Shape(
+    Field("isTyping", boolean, key="is_typing"),
     # Required by the spec; the server announces the user's stored name instead of trusting it.
-    name = StrictCharField(allow_blank=True, max_length=1000)
-    chatHeaderId = IdField(source="chat_id")
-    accessToken = _token_field()
+    Field("name", string(allow_blank=True, max_length=1000)),
+    Field("chatHeaderId", object_id(), key="chat_id"),
+    _token("accessToken"),
+)
+
+RoomCursorPayload = Shape(
+    Field("ChatHeaderId", object_id(), key="chat_id"),
+    optional("LastMessageId", count(), key="last_message_id"),
+)
 
 
-class RoomCursorPayload(serializers.Serializer):
-    ChatHeaderId = IdField(source="chat_id")
-    LastMessageId = CountField(source="last_message_id")
+def _headers_page(data: dict) -> dict:
+    limit = data.get("limit")
+    data["limit"] = HEADERS_PAGE_DEFAULT if limit is None else min(limit, HEADERS_PAGE_MAX)
+    data["skip"] = data.get("skip") or 0
+    cursors: dict[int, int] = {}
+    for room in data.get("rooms") or ():
+        last = room.get("last_message_id") or 0
+        # The same room named twice: catch up from the older cursor, nothing is skipped.
+        cursors[room["chat_id"]] = min(last, cursors.get(room["chat_id"], last))
+    data["rooms"] = cursors
+    data["user_ids"] = [v for v in (data.pop("user_id_upper", None), data.pop("user_id_lower", None)) if v]
+    return data
 
 
-class FindAllChatHeadersPayload(serializers.Serializer):
-    AccessToken = _token_field()
-    accessToken = _token_field()
-    UserId = _optional_text(source="user_id_upper")
-    userId = _optional_text(source="user_id_lower")
-    # A ListField, not many=True: that would let each item be null too.
-    RoomsWithLastMessageIds = serializers.ListField(
-        child=RoomCursorPayload(), source="rooms", required=False, allow_null=True, max_length=MAX_ROOM_CURSORS
-    )
-    SkipCount = StrictIntegerField(source="skip", required=False, allow_null=True, min_value=0, max_value=MAX_SKIP)
+FindAllChatHeadersPayload = Shape(
+    _token("AccessToken"),
+    _token("accessToken"),
+    _optional_text("UserId", "user_id_upper"),
+    _optional_text("userId", "user_id_lower"),
+    # Each item is an object: a null item is refused, not skipped.
+    optional("RoomsWithLastMessageIds", list_of(RoomCursorPayload, max_length=MAX_ROOM_CURSORS), key="rooms"),
+    optional("SkipCount", integer(min_value=0, max_value=MAX_SKIP), key="skip"),
     # Above the maximum is clamped, not refused (CONTRACT §4).
-    MaxResultCount = StrictIntegerField(source="limit", required=False, allow_null=True, min_value=0)
+    optional("MaxResultCount", integer(min_value=0), key="limit"),
+    finish=_headers_page,
+)
 
-    def validate(self, attrs):
-        limit = attrs.get("limit")
-        attrs["limit"] = HEADERS_PAGE_DEFAULT if limit is None else min(limit, HEADERS_PAGE_MAX)
-        attrs["skip"] = attrs.get("skip") or 0
-        cursors: dict[int, int] = {}
-        for room in attrs.get("rooms") or ():
-            last = room.get("last_message_id") or 0
-            # The same room named twice: catch up from the older cursor, nothing is skipped.
-            cursors[room["chat_id"]] = min(last, cursors.get(room["chat_id"], last))
-        attrs["rooms"] = cursors
-        attrs["user_ids"] = [v for v in (attrs.pop("user_id_upper", None), attrs.pop("user_id_lower", None)) if v]
-        return attrs
-
-
-class TokenOnlyPayload(serializers.Serializer):
-    """getMyFriendships and getMyChats: an optional token, nothing else."""
-
-    accessToken = _token_field()
-    AccessToken = _token_field()
+# getMyFriendships and getMyChats: an optional token, nothing else.
+TokenOnlyPayload = Shape(_token("accessToken"), _token("AccessToken"))
 
 
 def same_user(value: str, user_id) -> bool:
