@@ -10,6 +10,7 @@
 // Every phase is bounded in time; the results go to `out` as JSON, the raw latencies (for the plot) to
 // `samplesOut`. Progress goes to stderr.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { io } from 'socket.io-client';
@@ -26,6 +27,33 @@ function rssKb(pids) {
     total += Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]);
   }
   return total;
+}
+
+// CPU time, to say where a closed loop's cores went: the server's processes (utime + stime, in clock
+// ticks of 10 ms), the whole machine's busy ticks (PostgreSQL and Redis included) and this process.
+function cpuSnapshot(pids) {
+  let server = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      server += Number(fields[11]) + Number(fields[12]);
+    } catch { /* a process that ended */ }
+  }
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const idle = ticks[3] + ticks[4];
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { at: performance.now(), server, busy: total - idle, total, self: process.cpuUsage() };
+}
+
+function cpuPercent(before, after, cores) {
+  const wallMs = after.at - before.at;
+  const self = process.cpuUsage(before.self);
+  const pct = (v) => Math.round(v);
+  return {
+    server_percent: pct(((after.server - before.server) * 10 * 100) / wallMs),
+    load_generator_percent: pct(((self.user + self.system) / 1000 / wallMs) * 100),
+    machine_percent: pct(((after.busy - before.busy) / (after.total - before.total)) * cores * 100),
+  };
 }
 
 function percentile(sorted, p) {
@@ -153,7 +181,9 @@ async function main() {
   };
   await closed(2, false);
   const closedStart = performance.now();
+  const cpuBefore = cpuSnapshot(pids);
   const run = await closed(config.closedSeconds, true);
+  const cpu = cpuPercent(cpuBefore, cpuSnapshot(pids), availableParallelism());
   const closedSeconds = (performance.now() - closedStart) / 1000;
   results.closed_loop = {
     sockets: closedCount,
@@ -163,6 +193,7 @@ async function main() {
     errors_by_kind: run.kinds,
     messages_per_second: Math.round(run.acks / closedSeconds),
     ack_latency: summary(run.ackLatencies),
+    cpu, // percent of one core; the machine's figure counts every process (PostgreSQL, Redis, others)
   };
   samples.closed_ack_ms = run.ackLatencies;
   log(`closed loop: ${results.closed_loop.messages_per_second} msg/s over ${closedCount} sockets`);

@@ -250,7 +250,7 @@ def run_relay(base_env: dict, args, work: Path) -> tuple:
     for k in range(args.sockets // 2):
         users += [{"id": str(uuid.uuid4()), "token": "-", "chatHeaderId": k + 1} for _ in range(2)]
     group = {"chatHeaderId": 10**9, "members": args.fanout_members} if args.fanout_members else None
-    server = Server("bench.relay:application", base_env, work / "relay.log")
+    server = Server("bench.relay:application", base_env, args.logs / "relay.log")
     try:
         return drive(server, users, group, args, work, history=False)
     finally:
@@ -280,7 +280,8 @@ def run_setup(setup: Setup, base_env: dict, args, work: Path) -> tuple:
         if done.returncode:
             raise RuntimeError(f"seeding failed:\n{done.stderr[-4000:]}")
         seed = json.loads(seeded.read_text())
-        server = Server("chat_project.asgi:application", env, work / f"{setup.key}.log", workers=setup.workers)
+        log = args.logs / f"{setup.key}.log"
+        server = Server("chat_project.asgi:application", env, log, workers=setup.workers)
         stack.callback(server.stop)
         results, samples = drive(server, seed["users"], seed["group"], args, work, history=True)
         return results, samples, seed["seconds"]
@@ -437,6 +438,10 @@ def table(report: dict) -> str:
         value = f"{r['fanout']['deliveries_per_second']:,}"
         return value if relay else versus(value, q.get("fanout_deliveries_per_second"))
 
+    def cpu(r, q, relay):
+        c = r["closed_loop"]["cpu"]
+        return f"{c['server_percent']} / {c['load_generator_percent']} / {c['machine_percent']}"
+
     def fanout_counts(r, q, relay):
         return f"{r['fanout']['delivered']}/{r['fanout']['expected']}, {_errors(r['fanout'])}"
 
@@ -450,6 +455,7 @@ def table(report: dict) -> str:
     row(f"(a) closed loop, {report['config']['closed_sockets']} sockets, msg/s", closed_rate)
     row("    ack p50 / p99, ms", lambda r, q, relay: _ms(r["closed_loop"]["ack_latency"]))
     row("    errors", lambda r, q, relay: _errors(r["closed_loop"]))
+    row("    CPU % of a core: server / load gen / machine", cpu)
     for i, rate in enumerate(report["config"]["open_rates"]):
         row(f"(b) open loop {rate:g} msg/s, p50 / p99 ms", open_latency(i))
         row("    delivered/sent, lost, errors", open_counts(i))
@@ -582,6 +588,8 @@ def main() -> int:
         parser.error(f"unknown set-up {', '.join(unknown)}; choose from {', '.join(SETUPS)}")
     args.open_rates = [float(rate) for rate in args.open_rates.split(",")]
     args.fanout_members = min(args.fanout_members, args.sockets)
+    args.logs = args.out.parent / "logs"  # each server's output, kept for the errors the table counts
+    args.logs.mkdir(parents=True, exist_ok=True)
 
     if not shutil.which("node") or not shutil.which("npm"):
         print("bench: SKIPPED: node and npm are needed for the socket.io-client load generator")
@@ -661,6 +669,7 @@ def main() -> int:
     print(f"\nbench: {report['seconds']} s in all; wrote {shown(args.out)}" + (f" ({problem})" if problem else ""))
     if not problem:
         print(f"bench: latency plot {shown(args.plot)}")
+    print(f"bench: the servers' logs in {shown(args.logs)}/")
     return 1 if failed else 0
 
 
