@@ -82,11 +82,13 @@ _DECIMAL_TAIL = drf_fields.IntegerField.re_decimal  # "12.0" is 12, as DRF has i
 
 def integer(*, min_value: int | None = None, max_value: int | None = None) -> Check:
     """An integer or a string of digits (the spec sends some ids as strings); never a bool or a float."""
+    # Only an int within these bounds takes the fast path. Beyond them DRF's own conversion decides,
+    # as it did: it goes through str(), which Python refuses for an int of more than 4,300 digits.
     low = -(2**4096) if min_value is None else min_value
     high = 2**4096 if max_value is None else max_value
 
     def check(value):
-        if type(value) is not int or not low <= value <= high:
+        if type(value) is not int or not low <= value <= high:  # the rare path: DRF's, step by step
             if isinstance(value, (bool, float)):
                 raise Bad(NOT_AN_INTEGER)
             if isinstance(value, str) and len(value) > _MAX_INT_STRING:
