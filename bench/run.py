@@ -329,7 +329,7 @@ def _closed_ratio(minimum: float):
     def check(results, ratios_, _all):
         r = ratios_["closed_loop_messages_per_second"]
         errors = results["closed_loop"]["errors"]
-        return f"{r}x, {errors} errors", r is not None and r >= minimum and errors == 0
+        return f"{_times(r) if r is not None else '-'}, {errors} errors", r is not None and r >= minimum and errors == 0
 
     return check
 
@@ -344,7 +344,7 @@ def _two_workers(results, _ratios, everything):
 
 def _fanout(results, ratios_, _all):
     r = ratios_.get("fanout_deliveries_per_second")
-    return (f"{r}x", r >= 1.5) if r is not None else None
+    return (_times(r), r >= 1.5) if r is not None else None
 
 
 def _memory(results, _ratios, _all):
@@ -384,6 +384,11 @@ def _ms(summary: dict) -> str:
     return f"{_num(summary['p50_ms'])} / {_num(summary['p99_ms'])}" if summary["count"] else "-"
 
 
+def _times(r: float) -> str:
+    """A ratio: 0.08x, 0.45x, 1.85x, 28x."""
+    return f"{r:.0f}x" if r >= 10 else f"{r:.2f}x"
+
+
 def _errors(phase: dict) -> str:
     kinds = phase.get("errors_by_kind") or {}
     return str(phase["errors"]) + (f" ({', '.join(f'{k} {n}' for k, n in kinds.items())})" if kinds else "")
@@ -412,7 +417,7 @@ def table(report: dict) -> str:
         rows.append((label, cells))
 
     def versus(value: str, r, sep: str = "  ") -> str:
-        return value if r is None else f"{value}{sep}{_num(r)}x"
+        return value if r is None else f"{value}{sep}{_times(r)}"
 
     def closed_rate(r, q, relay):
         value = f"{r['closed_loop']['messages_per_second']:,}"
@@ -509,7 +514,7 @@ def plot(report: dict, samples: dict, path: Path) -> str | None:
     panels = [("(a) closed loop, ack latency", "closed", None)]
     limits = {300: 20, 500: 40}
     panels += [(f"(b) open loop at {r:g} msg/s, emit → partner's message", _rate_key(r), limits.get(r)) for r in rates]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 6), squeeze=False)
     colours = {"relay": "black", "sqlite": "tab:blue", "postgres": "tab:green", "postgres-redis": "tab:red"}
     for ax, (title, key, limit) in zip(axes[0], panels, strict=True):
         for setup, data in samples.items():
@@ -535,7 +540,7 @@ def plot(report: dict, samples: dict, path: Path) -> str | None:
         ax.set_ylabel("fraction of messages slower (log)")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="major", linewidth=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     fig.suptitle(
         f"make bench at {report['commit']}, {report['when']}: {report['sockets']} sockets, "
         f"{report['config']['closed_sockets']} in the closed loop ({report['machine']['cpus']} cores, "
