@@ -278,13 +278,18 @@ def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list) 
 
 
 def _per_chat(messages) -> list[tuple[int, int, int]]:
-    """(chat id, how many, the newest id) for each chat of `messages`."""
+    """(chat id, how many, the newest id) for each chat of `messages`, in chat-id order.
+
+    The order is the lock order: two batches (on two workers) that update the same headers take their
+    row locks in the same order, so they queue instead of deadlocking, which PostgreSQL broke only
+    after its `deadlock_timeout` (a second) by failing one batch.
+    """
     chats: dict[int, list[int]] = {}
     for message in messages:
         entry = chats.setdefault(message.chat_id, [0, 0])
         entry[0] += 1
         entry[1] = max(entry[1], message.pk)
-    return [(chat_id, count, last_id) for chat_id, (count, last_id) in chats.items()]
+    return [(chat_id, count, last_id) for chat_id, (count, last_id) in sorted(chats.items())]
 
 
 def message_update(*, user: User, chat_id: int, message_id: int, text: str, caption: str | None = None) -> ChatMessage:
@@ -393,13 +398,16 @@ def chat_mark_read(*, user: User, chat_id: int) -> int | None:
 def chat_mark_read_many(requests: list[ReadRequest]) -> list[int | ApplicationError | None]:
     """Group commit of `chat_mark_read`: many reads in one transaction, one result each, in order
     (the read mark, or the error that refused that read alone)."""
-    results: list = []
+    results: list = [None] * len(requests)
+    # In (chat, user) order, the lock order of the member rows: two workers' batches queue, never deadlock.
+    order = sorted(range(len(requests)), key=lambda i: (requests[i].chat_id, str(requests[i].user.pk)))
     with transaction.atomic():
-        for request in requests:
+        for index in order:
+            request = requests[index]
             try:
-                results.append(_mark_read(user=request.user, chat_id=request.chat_id))
+                results[index] = _mark_read(user=request.user, chat_id=request.chat_id)
             except ApplicationError as exc:
-                results.append(exc)
+                results[index] = exc
     return results
 
 

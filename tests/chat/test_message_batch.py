@@ -148,3 +148,32 @@ def test_a_batch_refused_before_the_database_writes_nothing(scene, emitted):
     results = message_create_many([text(alice, ab, "  "), text(alice, ab, "x", client_message_id="c" * 65)])
     assert [type(r) for r in results] == [Invalid, Invalid]
     assert ChatMessage.objects.count() == 0 and emitted == []
+
+
+def test_a_batch_locks_chat_headers_in_chat_id_order(scene, make_user, django_assert_max_num_queries):
+    """Two workers' batches that touch the same chats take the header row locks in one order, so they
+    queue instead of deadlocking (PostgreSQL broke such deadlocks after a second by failing a batch)."""
+    alice, bob, carol, ab, bc = scene
+    dave = make_user("Dave")
+    ad, _ = chat_direct_get_or_create(user=alice, other=dave)
+    with django_assert_max_num_queries(20) as captured:
+        message_create_many([text(alice, ad, "1"), text(bob, bc, "2"), text(alice, ab, "3"), text(carol, bc, "4")])
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    header_ids = [int(sql.rsplit("=", 1)[1].strip()) for sql in updates]  # "... WHERE "id" = <chat id>"
+    assert header_ids == sorted(header_ids) == sorted([ab.pk, bc.pk, ad.pk])
+
+
+def test_a_batch_of_reads_answers_each_in_request_order(scene):
+    from chat.services.messages import ReadRequest, chat_mark_read_many
+
+    alice, bob, carol, ab, bc = scene
+    message_create(sender=bob, chat_id=bc.pk, message_type=0, text="to carol")
+    newest, _ = message_create(sender=bob, chat_id=ab.pk, message_type=0, text="to alice")
+    results = chat_mark_read_many(
+        [
+            ReadRequest(user=carol, chat_id=bc.pk),
+            ReadRequest(user=carol, chat_id=ab.pk),
+            ReadRequest(user=alice, chat_id=ab.pk),
+        ]
+    )
+    assert isinstance(results[0], int) and isinstance(results[1], Forbidden) and results[2] == newest.pk
