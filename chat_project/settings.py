@@ -252,6 +252,9 @@ CHAT_MAX_CAPTION_LENGTH = 1000
 
 # --- Socket.IO and scale-out ----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Connections of the process's one redis.asyncio pool (presence, viewing, rate limits); a call waits for
+# a free one when all are busy.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50)
 SOCKETIO_CHANNEL = env_str("SOCKETIO_CHANNEL", "chat-socketio")
 SOCKETIO_PING_INTERVAL = env_int("SOCKETIO_PING_INTERVAL", 25)
 SOCKETIO_PING_TIMEOUT = env_int("SOCKETIO_PING_TIMEOUT", 20)

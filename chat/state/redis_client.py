@@ -30,18 +30,26 @@ def redis_errors() -> tuple[type[BaseException], ...]:
 
 
 class RedisConnector:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, max_connections: int | None = None) -> None:
+        from django.conf import settings
+
         self.url = url
+        self.max_connections = max_connections or settings.REDIS_MAX_CONNECTIONS
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: aioredis.Redis | None = None
 
     def _new_client(self) -> aioredis.Redis:
-        return aioredis.Redis.from_url(
+        # A blocking pool: when every connection is busy (a thousand sockets disconnecting at once), a
+        # call waits its turn instead of failing with "Too many connections" and leaving presence behind.
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
+            max_connections=self.max_connections,
+            timeout=COMMAND_TIMEOUT,
             decode_responses=True,
             socket_connect_timeout=CONNECT_TIMEOUT,
             socket_timeout=COMMAND_TIMEOUT,
         )
+        return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
     async def open(self) -> None:
         """Make the shared client on the running loop (the server's)."""

@@ -117,3 +117,24 @@ async def test_sids_of_users_and_one_snapshot(store):
     snapshot = await store.snapshot(user_ids=["u1", "u3"], chat_ids=[3, 4])
     assert snapshot.online == {"u1"}
     assert snapshot.viewers(3) == {"u1"} and snapshot.viewers(4) == set()
+
+
+async def test_a_burst_larger_than_the_pool_waits_for_connections(redis_url):
+    """A thousand sockets disconnecting at once ask presence far more often at once than the pool has
+    connections: the calls queue for one instead of failing ("Too many connections") and leaving the
+    sockets online for ever."""
+    import asyncio
+
+    from chat.state.redis_client import RedisConnector
+
+    connector = RedisConnector(redis_url, max_connections=3)
+    await connector.open()  # the shared pool of this loop, as a server's start-up makes it
+    store = RedisPresence(connector, prefix="test-presence")
+    try:
+        await asyncio.gather(*(store.add_socket(f"u{i}", f"s{i}", "web") for i in range(300)))
+        gone = await asyncio.gather(*(store.remove_socket(f"u{i}", f"s{i}") for i in range(300)))
+        assert all(went_offline for went_offline, _ in gone)
+        assert await store.online_user_ids([f"u{i}" for i in range(300)]) == set()
+    finally:
+        await store.reset()
+        await connector.close()
