@@ -10,21 +10,12 @@ from django.db import connection
 
 from chat import domain_events
 from chat.errors import Blocked, Forbidden, Invalid, RateLimited
-from chat.events import bridge
 from chat.models import ChatHeader, ChatMessage
 from chat.services.chats import chat_direct_get_or_create
 from chat.services.friendships import friendship_block
 from chat.services.messages import NewMessage, message_create, message_create_many
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def emitted(monkeypatch):
-    """What the services hand to the socket server once their transaction commits."""
-    sent = []
-    monkeypatch.setattr(bridge, "emit", lambda event, data, **kw: sent.append((event, data, kw["room"])))
-    return sent
 
 
 @pytest.fixture

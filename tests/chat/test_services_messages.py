@@ -8,21 +8,13 @@ from django.db import transaction
 
 from chat import dtos
 from chat.errors import Forbidden, Invalid, RateLimited
-from chat.events import bridge, chat_room
+from chat.events import chat_room
 from chat.models import ChatHeader, ChatMember, ChatMessage
 from chat.services import messages as message_services
 from chat.services.chats import chat_direct_get_or_create
 from chat.state import ratelimit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def emitted(monkeypatch):
-    """What the services hand to the socket server once their transaction commits."""
-    sent = []
-    monkeypatch.setattr(bridge, "emit", lambda event, data, **kw: sent.append((event, data, kw["room"])))
-    return sent
 
 
 @pytest.fixture
