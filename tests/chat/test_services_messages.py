@@ -247,20 +247,23 @@ def test_a_text_message_costs_three_queries(pair, monkeypatch, django_assert_max
 
 
 def test_send_check_blocks_only_one_to_one_chats(pair, make_user):
-    from chat.selectors.messages import member_send_blocked
+    from chat.selectors.messages import members_send_blocked
     from chat.services.friendships import friendship_block
     from chat.services.groups import group_create
 
     alice, bob, chat = pair
-    assert member_send_blocked(user=alice, chat_id=chat.pk) is False
+    assert members_send_blocked(pairs={(chat.pk, alice.pk)}) == {(chat.pk, alice.pk): False}
     friendship_block(user=bob, other=alice)
-    assert member_send_blocked(user=alice, chat_id=chat.pk) is True
-    assert member_send_blocked(user=bob, chat_id=chat.pk) is True
+    assert members_send_blocked(pairs={(chat.pk, alice.pk), (chat.pk, bob.pk)}) == {
+        (chat.pk, alice.pk): True,
+        (chat.pk, bob.pk): True,
+    }
     group = group_create(creator=alice, name="G", member_ids=[])
-    assert member_send_blocked(user=alice, chat_id=group.pk) is False
-    for user, chat_id in ((bob, group.pk), (make_user("Eve"), chat.pk), (alice, 10**9)):
-        with pytest.raises(Forbidden):
-            member_send_blocked(user=user, chat_id=chat_id)
+    assert members_send_blocked(pairs={(group.pk, alice.pk)}) == {(group.pk, alice.pk): False}
+    # No membership, no answer (`forbidden`, whether the chat exists or not); nor for pairs not asked.
+    eve = make_user("Eve")
+    assert members_send_blocked(pairs={(group.pk, bob.pk), (chat.pk, eve.pk), (10**9, alice.pk)}) == {}
+    assert members_send_blocked(pairs=set()) == {}
 
 
 def test_a_read_asks_about_blocks_only_when_the_reader_has_one(
