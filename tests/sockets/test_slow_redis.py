@@ -126,6 +126,10 @@ async def test_emits_to_a_room_keep_their_order_while_a_skip_list_is_looked_up(t
                     assert (await joiner("joinRoom", {"chatHeaderId": group}, timeout=10))["joined"] is True
                 message = {"chatHeaderId": group, "message": "m", "messageType": 0}
                 sent = (await a.call("createMessage", message, timeout=10))["chatMessage"]
+                # The ack to A and the broadcast to B race: wait for B's copy before listening afresh.
+                deadline = time.monotonic() + 10
+                while "message" not in heard and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
                 heard.clear()
                 await a.call("readMessage", {"chatHeaderId": group}, timeout=10)  # hidden from C: a lookup
                 edit = {"chatHeaderId": group, "id": sent["id"], "message": "m2"}
