@@ -74,6 +74,20 @@ MISSING = object()
 Check = Callable[[object], object]
 
 
+def described(check: Check, schema: dict) -> Check:
+    """Attach the JSON Schema of what `check` accepts (read by the event reference, /docs/ and
+    /api/asyncapi.json; chat.sockets.registry): the schema is written next to the check it describes."""
+    check.json_schema = schema
+    return check
+
+
+def json_schema_of(check: Check | Shape) -> dict:
+    """The JSON Schema of a check or a shape (`{}`, anything, for a check that says nothing)."""
+    if isinstance(check, Shape):
+        return check.json_schema()
+    return dict(getattr(check, "json_schema", {}))
+
+
 # --- value checks: each takes a value that is neither missing nor None -----------------------------
 
 _MAX_INT_STRING = drf_fields.IntegerField.MAX_STRING_LENGTH
@@ -103,7 +117,11 @@ def integer(*, min_value: int | None = None, max_value: int | None = None) -> Ch
                 raise Bad(_INTEGER["min_value"].format(min_value=min_value))
         return value
 
-    return check
+    bounds = {"minimum": min_value} if min_value is not None else {}
+    if max_value is not None:
+        bounds["maximum"] = max_value
+    # Documented as an integer, what clients should send; a string of digits is accepted too.
+    return described(check, {"type": "integer", **bounds})
 
 
 def object_id() -> Check:
@@ -120,6 +138,9 @@ def boolean(value):
     if isinstance(value, bool):
         return value
     raise Bad(NOT_A_BOOLEAN)
+
+
+described(boolean, {"type": "boolean"})
 
 
 def _first_surrogate(value: str) -> str | None:
@@ -154,7 +175,10 @@ def string(*, trim: bool = True, allow_blank: bool = False, max_length: int | No
             raise Bad(surrogate)
         return value
 
-    return check
+    schema = {"type": "string"} if allow_blank else {"type": "string", "minLength": 1}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    return described(check, schema)
 
 
 def text(*, max_length: int | None = None) -> Check:
@@ -175,7 +199,7 @@ def text(*, max_length: int | None = None) -> Check:
             raise Bad(NULL_CHARACTERS)
         return value
 
-    return check
+    return described(check, {"type": "string"} if max_length is None else {"type": "string", "maxLength": max_length})
 
 
 def guid(value):
@@ -186,6 +210,9 @@ def guid(value):
         return uuid.UUID(hex=value)
     except ValueError:
         raise Bad(NOT_A_UUID) from None
+
+
+described(guid, {"type": "string", "format": "uuid"})
 
 
 def list_of(item: Check | Shape, *, max_length: int | None = None) -> Check:
@@ -207,7 +234,10 @@ def list_of(item: Check | Shape, *, max_length: int | None = None) -> Check:
             raise Bad(_LIST["max_length"].format(max_length=max_length))
         return items
 
-    return check
+    schema = {"type": "array", "items": json_schema_of(item)}
+    if max_length is not None:
+        schema["maxItems"] = max_length
+    return described(check, schema)
 
 
 # --- shapes --------------------------------------------------------------------------------------
@@ -238,6 +268,16 @@ class Shape:
     def __init__(self, *fields: Field, finish: Callable[[dict], dict] | None = None):
         self.fields = tuple((f.wire, f.key, f.check, f.required, f.nullable) for f in fields)
         self.finish = finish
+
+    def json_schema(self) -> dict:
+        """The JSON Schema of the payloads this shape accepts. Unknown fields are ignored, so allowed;
+        a rule across fields (`finish`) is not expressed: the event's reference says it in words."""
+        properties = {}
+        for wire, _key, check, _required, nullable in self.fields:
+            schema = json_schema_of(check)
+            properties[wire] = {"oneOf": [schema, {"type": "null"}]} if nullable and schema else schema
+        required = [wire for wire, _key, _check, is_required, _nullable in self.fields if is_required]
+        return {"type": "object", "properties": properties, **({"required": required} if required else {})}
 
     def run(self, payload) -> dict:
         if not isinstance(payload, Mapping):

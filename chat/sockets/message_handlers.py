@@ -18,6 +18,7 @@ from chat import dtos
 from chat.selectors import messages as message_selectors
 from chat.services import messages as message_services
 from chat.services.messages import NewMessage, ReadRequest
+from chat.sockets import event_docs as docs
 from chat.sockets.auth import call_as, event_user
 from chat.sockets.message_batch import message_writer, read_writer
 from chat.sockets.message_payloads import (
@@ -33,7 +34,7 @@ from chat.state.store import get_state
 from chat.validation import validate
 
 
-@on("createMessage", ordered=True)
+@on("createMessage", doc=docs.CREATE_MESSAGE, ordered=True)
 async def create_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(CreateMessagePayload, payload)
@@ -55,14 +56,14 @@ async def create_message(sid: str, payload: dict):
     return {"chatMessage": dtos.message_dto(message)}
 
 
-@on("findAllMessages")
+@on("findAllMessages", doc=docs.FIND_ALL_MESSAGES)
 async def find_all_messages(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(FindAllMessagesPayload, payload)
     return await call_as(user, message_selectors.message_page, user=user, **data)
 
 
-@on("updateMessage", ordered=True)
+@on("updateMessage", doc=docs.UPDATE_MESSAGE, ordered=True)
 async def update_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(UpdateMessagePayload, payload)
@@ -71,7 +72,7 @@ async def update_message(sid: str, payload: dict):
     return dtos.message_dto(message)
 
 
-@on("removeMessage", ordered=True)
+@on("removeMessage", doc=docs.REMOVE_MESSAGE, ordered=True)
 async def remove_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(RemoveMessagePayload, payload)
@@ -80,7 +81,7 @@ async def remove_message(sid: str, payload: dict):
     return {"deletedIds": deleted}
 
 
-@on("readMessage", ordered=True)
+@on("readMessage", doc=docs.READ_MESSAGE, ordered=True)
 async def read_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(ReadMessagePayload, payload)

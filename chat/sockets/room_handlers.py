@@ -17,6 +17,7 @@ from chat.errors import Forbidden, Unauthorized
 from chat.events import chat_room
 from chat.selectors import lists
 from chat.services import rooms
+from chat.sockets import event_docs as docs
 from chat.sockets import room_payloads as p
 from chat.sockets.auth import call_as, event_user, require_connected
 from chat.sockets.server import on, sio
@@ -31,7 +32,7 @@ def _require_same_user(user, claimed: list[str]) -> None:
             raise Forbidden("userId is not the user of this access token.")
 
 
-@on("joinRoom")
+@on("joinRoom", doc=docs.JOIN_ROOM)
 async def join_room(sid: str, payload: dict):
     data = validate(p.JoinRoomPayload, payload)
     user, _ = await event_user(sid, payload)
@@ -64,7 +65,7 @@ async def join_room(sid: str, payload: dict):
     return joined.ack
 
 
-@on("leaveRoom")
+@on("leaveRoom", doc=docs.LEAVE_ROOM)
 async def leave_room(sid: str, payload: dict):
     data = validate(p.LeaveRoomPayload, payload)
     user, _ = await event_user(sid, payload)
@@ -84,7 +85,7 @@ async def leave_room(sid: str, payload: dict):
 
 
 # `ordered`: a quick "typing" then "stopped" must reach the others in that order.
-@on("roomTyping", ordered=True)
+@on("roomTyping", doc=docs.ROOM_TYPING, ordered=True)
 async def room_typing(sid: str, payload: dict):
     data = validate(p.RoomTypingPayload, payload)
     user, session = await event_user(sid, payload)
@@ -116,7 +117,7 @@ def _typing_hidden(session: dict) -> dict:
     return session.setdefault("typing_hidden", {})
 
 
-@on("findAllChatHeaders")
+@on("findAllChatHeaders", doc=docs.FIND_ALL_CHAT_HEADERS)
 async def find_all_chat_headers(sid: str, payload: dict):
     data = validate(p.FindAllChatHeadersPayload, payload)
     user, _ = await event_user(sid, payload)
@@ -127,14 +128,14 @@ async def find_all_chat_headers(sid: str, payload: dict):
     return await with_presence(page)
 
 
-@on("getMyFriendships", payload_required=False)
+@on("getMyFriendships", doc=docs.GET_MY_FRIENDSHIPS, payload_required=False)
 async def get_my_friendships(sid: str, payload: dict):
     validate(p.TokenOnlyPayload, payload)
     user, _ = await event_user(sid, payload)
     return await with_presence(await call_as(user, lists.friends_for_user, user=user))
 
 
-@on("getMyChats", payload_required=False)
+@on("getMyChats", doc=docs.GET_MY_CHATS, payload_required=False)
 async def get_my_chats(sid: str, payload: dict):
     validate(p.TokenOnlyPayload, payload)
     user, _ = await event_user(sid, payload)

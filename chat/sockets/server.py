@@ -17,6 +17,7 @@ from django.conf import settings
 
 from chat.errors import ApplicationError, Invalid, Unauthorized
 from chat.parsers import MAX_JSON_DEPTH, depth_exceeds
+from chat.sockets.registry import ClientEvent, register_client
 
 logger = logging.getLogger("chat.sockets")
 
@@ -186,7 +187,7 @@ async def _answer_error(sid: str, event: str, exc: BaseException):
     return None
 
 
-def on(event: str, *, ordered: bool = False, payload_required: bool = True):
+def on(event: str, *, doc: ClientEvent | None = None, ordered: bool = False, payload_required: bool = True):
     """Register a client event handler that always answers.
 
     The handler gets `(sid, payload)` where payload is a dict (anything else is `invalid`). Its return
@@ -200,7 +201,12 @@ def on(event: str, *, ordered: bool = False, payload_required: bool = True):
 
     `ordered=True` runs the socket's events of that kind one at a time in arrival order, so that one
     sender's messages are stored and broadcast in the order they were sent.
+
+    `doc` is the event's entry in the registry (chat/sockets/registry.py), which /docs/ and
+    /api/asyncapi.json are made from; a handler without one fails tests/docs.
     """
+    if doc is not None:
+        register_client(event, doc)
 
     def decorator(fn: EventHandler):
         @wraps(fn)
