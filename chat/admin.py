@@ -1,9 +1,32 @@
+import re
+from functools import cached_property
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.paginator import Paginator
 from django.db import models
 
 from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, User
 from chat.services import moderation, users
+from chat.validation import parse_user_id
+
+
+class LoginForm(AdminAuthenticationForm):
+    """The admin's login: users are keyed by GUID, so the field says so instead of "Id"."""
+
+    username = forms.CharField(
+        label="User id (GUID)",
+        max_length=36,
+        widget=forms.TextInput(attrs={"autofocus": True, "placeholder": "550e8400-e29b-41d4-a716-446655440000"}),
+    )
+
+
+admin.site.login_form = LoginForm
+admin.site.site_header = "Chat moderation"
+admin.site.site_title = "Chat moderation"
 
 
 @admin.register(User)
@@ -51,16 +74,124 @@ class ChatHeaderAdmin(admin.ModelAdmin):
     inlines = [ChatMemberInline]
 
 
+class NoCountPaginator(Paginator):
+    """Pages without COUNT(*): a page is fetched with one row more, which says whether another follows.
+
+    At a million messages a count is a scan of the whole table on every page. The change list learns
+    "at least this many" instead (rows before this page plus the rows fetched), which is all its page
+    links need; the page's rows are the ones fetched for that, so a page is one query.
+    """
+
+    def __init__(self, object_list, per_page, *, page_number: int = 1, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.page_number = max(page_number, 1)
+        self._rows: list | None = None
+
+    def _fetch(self) -> list:
+        if self._rows is None:
+            offset = (self.page_number - 1) * self.per_page
+            self._rows = list(self.object_list[offset : offset + self.per_page + 1])
+        return self._rows
+
+    @cached_property
+    def count(self) -> int:
+        return (self.page_number - 1) * self.per_page + len(self._fetch())
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if number != self.page_number:
+            return super().page(number)
+        return self._get_page(self._fetch()[: self.per_page], number, self)
+
+
+def _page_number(request) -> int:
+    try:
+        return int(request.GET.get(PAGE_VAR, 1))
+    except ValueError:
+        return 1
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Deleted"), ("no", "Not deleted")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(is_deleted=True)
+        if self.value() == "no":
+            return queryset.filter(is_deleted=False)
+        return queryset
+
+
+_CHAT_TERM = re.compile(r"^chat:\s*(\d+)$", re.IGNORECASE)
+
+
 @admin.register(ChatMessage)
 class ChatMessageAdmin(admin.ModelAdmin):
+    """Messages, built to stay fast at millions of rows: no COUNT(*) (`show_full_result_count`, the
+    paginator), no date hierarchy (its Min/Max of creation_time scans every row), newest first by
+    primary key, and searches that each use an index (tests/admin/test_admin_million.py)."""
+
     list_display = ["id", "chat", "sender", "message_type", "short_text", "creation_time", "is_edited", "is_deleted"]
-    list_filter = ["message_type", "is_deleted", "is_edited"]
-    search_fields = ["message", "caption", "sender__name"]
+    list_filter = [DeletedFilter]
+    search_fields = ["message"]  # only searched within one chat: see get_search_results
+    search_help_text = (
+        "A message id; chat:<id> for a chat's messages; a user's GUID for what they sent; "
+        "chat:<id> followed by words to search that chat's text."
+    )
     raw_id_fields = ["chat", "sender"]
     list_select_related = ["chat", "sender"]
-    date_hierarchy = "creation_time"
+    ordering = ["-id"]
+    show_full_result_count = False
+    list_max_show_all = 0  # "show all" would load every message
+    paginator = NoCountPaginator
 
     actions = ["soft_delete", "restore"]
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return self.paginator(
+            queryset,
+            per_page,
+            orphans=orphans,
+            allow_empty_first_page=allow_empty_first_page,
+            page_number=_page_number(request),
+        )
+
+    def get_actions(self, request):
+        # A moderator hides messages (soft delete, restorable) and never erases them here: Django's
+        # "Delete selected" would remove rows that clients and the change feed still refer to.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_search_results(self, request, queryset, search_term):
+        """Each kind of term is answered by an index: the primary key, (chat, -id), the sender's
+        foreign key. Free text is a scan, so it is searched only inside one chat."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        head, _, words = term.partition(" ")
+        chat = _CHAT_TERM.match(head)
+        if chat:
+            queryset = queryset.filter(chat_id=int(chat[1]))
+            if words.strip():
+                queryset = queryset.filter(message__icontains=words.strip())
+            return queryset, False
+        if term.lstrip("#").isdigit():
+            return queryset.filter(pk=int(term.lstrip("#"))), False
+        user_id = parse_user_id(term)
+        if user_id is not None:
+            return queryset.filter(sender_id=user_id), False
+        self.message_user(
+            request,
+            "Text is searched within one chat: write chat:<id> before the words (a search of every "
+            "message would read them all).",
+            messages.WARNING,
+        )
+        return queryset.none(), False
 
     @admin.display(description="message")
     def short_text(self, obj: ChatMessage) -> str:

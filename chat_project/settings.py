@@ -49,14 +49,40 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# CHAT_ENV=production: no dev-only secrets, explicit ALLOWED_HOSTS, and HTTPS-only defaults below
+# (README, "Deploy"); `manage.py check --deploy` is clean with the settings the README documents.
+PRODUCTION = os.environ.get("CHAT_ENV") == "production" and not DEBUG
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"])
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
+if PRODUCTION and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
+    raise ImproperlyConfigured(
+        "CHAT_ENV=production needs DJANGO_ALLOWED_HOSTS: the host names this server answers to "
+        "(e.g. chat.example.com), not '*'"
+    )
+# HTTPS, with production defaults: a TLS-terminating proxy in front (nginx) says the request was
+# https in X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER; only where the proxy always sets it).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# The load balancer's health check may come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Whether to ask browsers' preload list for the domain is the domain owner's decision, not a default:
+# `check --deploy` would warn about it (security.W021) until someone makes it.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", PRODUCTION) else None
+)
 # The admin's login form behind a TLS-terminating proxy: e.g. "https://chat.example.com".
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 3005)
 
 INSTALLED_APPS = [
+    # First, so that its createsuperuser (which explains the GUID id) overrides django.contrib.auth's.
+    "chat_project",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -112,7 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # "database is locked" on read-to-write upgrades (see shared/PERFORMANCE.md).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        # Seconds a connection waits for SQLite's write lock before "database is locked" (its busy
+        # timeout); below the socket events' deadline would be pointless, far above it only holds the
+        # ORM's thread: every socket event has answered by then anyway.
+        "timeout": env_int("DB_SQLITE_BUSY_TIMEOUT", 20),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Tests use a file, not the shared-cache in-memory database: the live socket server answers
@@ -120,6 +149,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so that concurrent runs never share (and destroy) each other's database.
     _test_db = Path(tempfile.gettempdir()) / f"chat-test-{os.getpid()}.sqlite3"
     DATABASES["default"]["TEST"] = {"NAME": env_str("CHAT_TEST_SQLITE", str(_test_db))}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that stops answering (a partition, a frozen host) must not hold a connection attempt or a
+    # query for ever (README, "Failure modes"): libpq gives up connecting after DB_CONNECT_TIMEOUT seconds,
+    # the server cancels a statement after DB_STATEMENT_TIMEOUT_MS (0: never; a long migration may need
+    # it), and TCP keepalives and TCP_USER_TIMEOUT notice a peer that went away without a word. None of
+    # these can tell a frozen server from a slow one: the socket events' own deadline
+    # (CHAT_EVENT_TIMEOUT_SECONDS) answers those.
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3))
+    _pg_options.setdefault("keepalives", 1)
+    _pg_options.setdefault("keepalives_idle", env_int("DB_KEEPALIVES_IDLE", 30))
+    _pg_options.setdefault("keepalives_interval", env_int("DB_KEEPALIVES_INTERVAL", 5))
+    _pg_options.setdefault("keepalives_count", env_int("DB_KEEPALIVES_COUNT", 3))
+    _pg_options.setdefault("tcp_user_timeout", env_int("DB_TCP_USER_TIMEOUT_MS", 30_000))
+    _statement_timeout = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
+    if _statement_timeout:
+        _pg_options["options"] = f"{_pg_options.get('options', '')} -c statement_timeout={_statement_timeout}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "chat.User"
@@ -226,9 +272,12 @@ if CHAT_JWT_ALGORITHM.startswith("HS") and not CHAT_JWT_SECRET:
     # Set but empty (`CHAT_JWT_SECRET=` from an unfilled template): PyJWT refuses an empty HMAC key
     # on every token, so each REST call, socket event and upload would end in a 500.
     raise ImproperlyConfigured(f"CHAT_JWT_ALGORITHM={CHAT_JWT_ALGORITHM} needs a non-empty CHAT_JWT_SECRET")
-if not DEBUG and os.environ.get("CHAT_ENV") == "production":
+if PRODUCTION:
     if SECRET_KEY == _DEV_SECRET or CHAT_JWT_SECRET.startswith("dev-only"):
-        raise ImproperlyConfigured("production needs DJANGO_SECRET_KEY and CHAT_JWT_SECRET")
+        raise ImproperlyConfigured(
+            "CHAT_ENV=production needs DJANGO_SECRET_KEY (50 or more random characters) and CHAT_JWT_SECRET "
+            "(or RS/ES keys): the dev-only defaults would let anyone forge sessions and access tokens"
+        )
 
 # --- Chat behaviour ------------------------------------------------------------------------------
 # Per-user rate limits (CONTRACT §11), "N/<window>" with s, min or h; "0" turns one off.
@@ -241,10 +290,22 @@ CHAT_RATE_LIMIT_SEARCH = env_str("CHAT_RATE_LIMIT_SEARCH", "10/10s")
 CHAT_RATE_LIMIT_NEW_CHATS = env_str("CHAT_RATE_LIMIT_NEW_CHATS", "30/1min")  # only calls that create a chat
 CHAT_RATE_LIMIT_FRIEND_REQUESTS = env_str("CHAT_RATE_LIMIT_FRIEND_REQUESTS", "20/1min")
 CHAT_RATE_LIMIT_UPLOADS = env_str("CHAT_RATE_LIMIT_UPLOADS", "20/1min")
+
+# The change feed (CONTRACT §9): days a change is kept; `sync` from an older cursor answers resyncRequired.
+CHAT_SYNC_RETENTION_DAYS = env_int("CHAT_SYNC_RETENTION_DAYS", 30)
 # Fairness (CONTRACT §11): events of one socket handled at once (the rest wait their turn), and
 # verified sockets one user may hold.
 CHAT_MAX_EVENTS_IN_FLIGHT = env_int("CHAT_MAX_EVENTS_IN_FLIGHT", 8)
 CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 20)
+# Failure modes (README): every socket event (and the connect handshake) answers within this many seconds,
+# `server_error` past it, whatever it waits for (a hung database, a slow Redis, the ORM's queue behind a
+# stuck call); a graceful stop (SIGTERM) takes no new events and waits up to CHAT_SHUTDOWN_GRACE_SECONDS
+# for those running to answer before it closes the sockets; a socket whose unsent data passes
+# CHAT_SOCKET_MAX_QUEUED_BYTES (a client that stopped reading) is disconnected and its connection closed.
+CHAT_EVENT_TIMEOUT_SECONDS = float(env_str("CHAT_EVENT_TIMEOUT_SECONDS", "4") or 4)
+CHAT_HEALTH_TIMEOUT_SECONDS = float(env_str("CHAT_HEALTH_TIMEOUT_SECONDS", "3") or 3)
+CHAT_SHUTDOWN_GRACE_SECONDS = float(env_str("CHAT_SHUTDOWN_GRACE_SECONDS", "10") or 10)
+CHAT_SOCKET_MAX_QUEUED_BYTES = env_int("CHAT_SOCKET_MAX_QUEUED_BYTES", 4 * 1024 * 1024)
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 10000)
 # Who answers "may this sender put this media path in a message?" (chat/media.py): the uploads app.
 CHAT_MEDIA_PATH_CLAIM = "uploads.services.upload_claim_for_message"
@@ -262,6 +323,9 @@ SOCKETIO_MAX_HTTP_BUFFER_SIZE = env_int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", 1_000_0
 # With REDIS_URL: seconds after which a server that stopped heartbeating counts as dead and its
 # sockets are removed from presence by the others.
 PRESENCE_HOST_TTL = env_int("PRESENCE_HOST_TTL", 30)
+# With REDIS_URL: how often (seconds) a worker that lost Redis tries it again; once it answers, the worker
+# publishes its own sockets' presence and viewing again (README, "Failure modes").
+REDIS_RETRY_SECONDS = float(env_str("REDIS_RETRY_SECONDS", "1") or 1)
 
 # --- Push notifications (CONTRACT §7) -------------------------------------------------------------
 PUSH_BACKEND = env_str("PUSH_BACKEND", "notifications.backends.console.PushBackend")

@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from chat_project import dashboard, reference
 from chat_project.health import healthz
 from uploads.views import UploadFileView
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard.dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),
+    path("docs/", reference.socket_docs, name="socket-docs"),
+    path("api/asyncapi.json", reference.asyncapi_json, name="asyncapi"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # The apps beside chat first: chat's own routes end with a catch-all for unknown /api/ paths.

@@ -74,6 +74,7 @@ class Push(models.Model):
     sent_time = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "pushes"
         indexes = [
             # The worker's claim: WHERE state = 'pending' AND next_attempt_at <= now ORDER BY next_attempt_at.
             models.Index(fields=["state", "next_attempt_at"], name="push_due_idx"),
