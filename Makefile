@@ -6,7 +6,7 @@ PORT   ?= 3005
 HOST   ?= 0.0.0.0
 WORKERS ?= 1
 
-.PHONY: run test test-e2e test-postgres lint format migrate bench clean
+.PHONY: run wait test test-e2e test-postgres lint format migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,18 @@ run: migrate
 	fi
 	$(BIN)/uvicorn chat_project.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
 		--ws-per-message-deflate false --proxy-headers
+
+# After `make run &`: returns once GET /healthz answers 200 (the venv is made, the database migrated,
+# the server listening), or fails after WAIT_SECONDS. Uses the system python3: the venv may not exist yet.
+WAIT_SECONDS ?= 300
+wait:
+	@echo "waiting for http://127.0.0.1:$(PORT)/healthz ..."; \
+	for i in $$(seq 1 $$(( $(WAIT_SECONDS) * 2 ))); do \
+		if $(PYTHON) -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+			http://127.0.0.1:$(PORT)/healthz 2>/dev/null; then echo "the server is up"; exit 0; fi; \
+		sleep 0.5; \
+	done; \
+	echo "no answer from /healthz within $(WAIT_SECONDS) s: see the output of make run"; exit 1
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -44,12 +44,19 @@ DEPLOY_ENV = {
     "CHAT_JWT_SECRET": "j" * 48,
     "DJANGO_ALLOWED_HOSTS": "chat.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
-    "DJANGO_DEBUG": "false",
+    "CORS_ALLOWED_ORIGINS": "https://app.example.com",
+    "DATABASE_URL": "postgres://chat:secret@db.internal:5432/chat",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "AWS_STORAGE_BUCKET_NAME": "chat-uploads",
+    "PUSH_BACKEND": "notifications.backends.fcm.PushBackend",
+    "FIREBASE_CREDENTIALS": "/etc/chat/firebase.json",
+    "PUSH_WORKER_IN_PROCESS": "false",
 }
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CHAT_", "SECURE_"))}
+    prefixes = ("DJANGO_", "CHAT_", "SECURE_", "DATABASE_URL", "REDIS_URL", "AWS_", "PUSH_", "CORS_")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
