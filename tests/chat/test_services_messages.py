@@ -49,14 +49,14 @@ def test_client_message_id_race_is_settled_by_the_constraint(pair, emitted, monk
     answers with the winner's message."""
     alice, _bob, chat = pair
     original = create(alice, chat, "first", client_message_id="k")
-    real_lookup = message_services._own_message
+    real_lookup = message_services._own_messages
     calls = []
 
-    def miss_once(**kwargs):
-        calls.append(kwargs)
-        return None if len(calls) == 1 else real_lookup(**kwargs)
+    def miss_once(keys):
+        calls.append(keys)
+        return {} if len(calls) == 1 else real_lookup(keys)
 
-    monkeypatch.setattr(message_services, "_own_message", miss_once)
+    monkeypatch.setattr(message_services, "_own_messages", miss_once)
     again, created = message_services.message_create(
         sender=alice, chat_id=chat.pk, message_type=0, text="second", client_message_id="k"
     )

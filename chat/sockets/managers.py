@@ -1,0 +1,85 @@
+"""Room emits without one task per recipient (issue 9, fan-out).
+
+python-socketio's `AsyncManager.emit` encodes a room emit once, then creates one task per recipient,
+each awaiting `AsyncSocket.send`, which checks the socket's ping and puts the packet on the socket's
+queue, and awaits them all. Creating, scheduling and collecting those tasks was most of the cost of a
+broadcast to a 100-member group. Here the shared packet goes straight onto each socket's queue (the
+same `put` as `send`, without yielding: Engine.IO's queues are unbounded in length, and bounded in bytes
+by `chat.sockets.backpressure.OutgoingQueue`, whose `put_nowait` applies that bound). A socket that is
+closed or whose client stopped pinging takes python-socketio's own path, which closes it as before.
+
+Emits with a callback (never made by this server to a room) and everything else are python-socketio's.
+With Redis, each worker delivers the emits it hears on the channel (its own included) the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet
+
+
+class DirectEmit:
+    """The room-emit fast path, for a python-socketio manager (mixed in before it)."""
+
+    async def _emit_here(self, event, data, namespace, room, skip_sid) -> None:
+        """Deliver to this process's sockets in `room`, as `AsyncManager.emit` does without a callback."""
+        if namespace not in self.rooms:
+            return
+        if isinstance(data, tuple):
+            data = list(data)
+        elif data is not None:
+            data = [data]
+        else:
+            data = []
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        encoded = self.server.packet_class(packet.EVENT, namespace=namespace, data=[event, *data]).encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
+        eio = self.server.eio
+        deadline = time.time() - eio.ping_timeout
+        slow = []
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = eio.sockets.get(eio_sid)
+            if socket is None or socket.closed:
+                continue  # gone meanwhile: `send_packet` would only log that it cannot send
+            if socket.last_ping and socket.last_ping < deadline:
+                # Its client stopped pinging: `send` closes it (the disconnect handler runs).
+                slow.extend(asyncio.create_task(socket.send(part)) for part in eio_packets)
+                continue
+            for part in eio_packets:
+                socket.queue.put_nowait(part)
+        if slow:
+            await asyncio.wait(slow)
+
+
+class ChatManager(DirectEmit, socketio.AsyncManager):
+    """One process: every emit is delivered here."""
+
+    async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        if callback is not None:
+            return await super().emit(
+                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
+            )
+        await self._emit_here(event, data, namespace, to or room, skip_sid)
+
+
+class ChatRedisManager(DirectEmit, socketio.AsyncRedisManager):
+    """Several workers: an emit is published on the channel, and every worker (this one included)
+    delivers it to its own sockets when it hears it."""
+
+    async def _handle_emit(self, message):
+        if message.get("callback") is not None or message.get("binary"):
+            return await super()._handle_emit(message)
+        data = message["data"]
+        if isinstance(data, list):
+            data = data[0] if len(data) == 1 else tuple(data)
+        await self._emit_here(
+            message["event"], data, message.get("namespace") or "/", message.get("room"), message.get("skip_sid")
+        )
