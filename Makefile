@@ -6,7 +6,7 @@ PORT   ?= 3005
 HOST   ?= 0.0.0.0
 WORKERS ?= 1
 
-.PHONY: run wait test test-e2e test-postgres lint format migrate bench clean
+.PHONY: run wait test test-e2e test-postgres lint format migrate bench clean demo-assets chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,37 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
+run: migrate demo-assets
 	@if [ "$(WORKERS)" != "1" ] && [ -z "$$REDIS_URL" ]; then \
 		echo "make run: WORKERS=$(WORKERS) needs REDIS_URL (and a shared DATABASE_URL): workers share sockets, rooms and presence through Redis"; exit 2; \
 	fi
 	$(BIN)/uvicorn chat_project.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
 		--ws-per-message-deflate false --proxy-headers
+
+# /demo/'s socket.io browser client: the npm package (pinned in demo/package-lock.json), served by the
+# server, never from a CDN. Without npm the server runs and /demo/ says how to get it.
+demo-assets:
+	@if [ -f demo/node_modules/socket.io-client/dist/socket.io.min.js ] \
+		&& [ demo/node_modules/.package-lock.json -nt demo/package-lock.json ]; then exit 0; \
+	elif command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix demo --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "demo-assets: SKIPPED: npm is needed for /demo/'s socket.io client (the rest of the server runs)"; \
+	fi
+
+# Debian's chromium for the browser test in test-e2e: installed with apt-get when missing and we are root
+# (as CI is); elsewhere the test is skipped with the reason.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "chromium: apt-get install chromium"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+		|| { apt-get update >/dev/null 2>&1 \
+			&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
+		|| echo "chromium: could not be installed; the browser test will be skipped"; \
+	else \
+		echo "chromium: not installed and not root (apt-get install chromium); the browser test will be skipped"; \
+	fi
 
 # After `make run &`: returns once GET /healthz answers 200 (the venv is made, the database migrated,
 # the server listening), or fails after WAIT_SECONDS. Uses the system python3: the venv may not exist yet.
@@ -54,8 +79,10 @@ test: lint
 	@$(MAKE) --no-print-directory test-postgres
 
 # The spec's JavaScript client (the official socket.io-client, pinned in tests/e2e/package-lock.json)
-# against a server each test file starts. Skipped, with the reason, where Node.js 20+ or npm is missing.
-test-e2e: $(VENV)/.runtime
+# against a server each test file starts; the AsyncAPI document through @asyncapi/parser; /demo/ in headless
+# Chromium (playwright-core, same lock file; skipped with the reason without Chromium). Skipped, with the
+# reason, where Node.js 20+ or npm is missing.
+test-e2e: $(VENV)/.runtime demo-assets chromium
 	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
 		echo "test-e2e: SKIPPED: node and npm are needed to run the socket.io-client end-to-end tests"; exit 0; \
 	elif ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then \

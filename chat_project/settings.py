@@ -182,6 +182,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The demo client's own script and styles (static/demo/).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Only needed for `collectstatic` in deployments that serve static files elsewhere.
 STATIC_ROOT = env_str("STATIC_ROOT") or None
 # The admin's CSS and JS are served by WhiteNoise straight from the apps: no collectstatic step.
@@ -278,6 +280,17 @@ if PRODUCTION:
             "CHAT_ENV=production needs DJANGO_SECRET_KEY (50 or more random characters) and CHAT_JWT_SECRET "
             "(or RS/ES keys): the dev-only defaults would let anyone forge sessions and access tokens"
         )
+
+# --- The browser demo (/demo/) ---------------------------------------------------------------------
+# A page that logs anyone in as one of seed_demo's users, with a token it hands out: on in debug mode,
+# else only with CHAT_DEMO_ENABLED, and never in production. Its socket.io client is the npm package's
+# dist/socket.io.min.js (demo/package-lock.json, `make demo-assets`), served by this server.
+CHAT_DEMO_ENABLED = env_bool("CHAT_DEMO_ENABLED", DEBUG)
+CHAT_DEMO_SOCKETIO_JS = BASE_DIR / "demo" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+if PRODUCTION and CHAT_DEMO_ENABLED:
+    raise ImproperlyConfigured(
+        "CHAT_DEMO_ENABLED is refused with CHAT_ENV=production: /demo/ gives anyone a token for the demo users"
+    )
 
 # --- Chat behaviour ------------------------------------------------------------------------------
 # Per-user rate limits (CONTRACT §11), "N/<window>" with s, min or h; "0" turns one off.

@@ -114,3 +114,8 @@ def test_https_settings_come_from_the_environment_with_production_defaults():
     assert overridden.stdout.splitlines()[-1].split() == ["False", "60", "False", "False"], overridden.stderr
     development = manage("shell", "-c", show)
     assert development.stdout.splitlines()[-1].split() == ["False", "0", "False", "False"], development.stderr
+
+
+def test_production_refuses_the_demo():
+    result = manage("check", **{**DEPLOY_ENV, "CHAT_ENV": "production", "CHAT_DEMO_ENABLED": "true"})
+    assert result.returncode != 0 and "CHAT_DEMO_ENABLED" in result.stderr and "Traceback" not in result.stderr
