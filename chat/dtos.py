@@ -45,6 +45,7 @@ def _message(
     is_edited: bool,
     sender_name: str,
     sender_avatar: str,
+    seq: int | None,
 ) -> dict:
     """MessageDto: the one place its shape is written; `message_dto` and `message_dto_from_values` feed it."""
     return {
@@ -59,6 +60,7 @@ def _message(
         "lastModificationTime": iso(last_modification_time),
         "isEdited": is_edited,
         "user": _user_brief(sender_id, sender_name, sender_avatar),
+        "seq": seq,
     }
 
 
@@ -77,6 +79,7 @@ def message_dto(message: ChatMessage) -> dict:
         is_edited=message.is_edited,
         sender_name=message.sender.name,
         sender_avatar=message.sender.avatar,
+        seq=message.seq,
     )
 
 
@@ -95,6 +98,7 @@ MESSAGE_DTO_VALUES = (
     "is_edited",
     "sender__name",
     "sender__avatar",
+    "seq",
 )
 
 
@@ -113,6 +117,7 @@ def message_dto_from_values(row: dict) -> dict:
         is_edited=row["is_edited"],
         sender_name=row["sender__name"],
         sender_avatar=row["sender__avatar"],
+        seq=row["seq"],
     )
 
 
@@ -127,6 +132,7 @@ def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -
         "isViewingChat": user_id in viewing,
         "lastReadMessageId": membership.last_read_message_id,
         "isAdmin": membership.is_admin,
+        "lastDeliveredMessageId": membership.last_delivered_message_id,
     }
 
 
@@ -191,6 +197,25 @@ def typing_event(*, chat_id: int, user_id, name: str, is_typing: bool) -> dict:
 def message_read_event(*, chat_id: int, user_id, last_read_message_id: int | None) -> dict:
     """`messageRead` (beyond the spec), sent right after `messageHasBeenRead`, which carries only the chat id."""
     return {"chatHeaderId": chat_id, "userId": str(user_id), "lastReadMessageId": last_read_message_id}
+
+
+def message_delivered_event(*, chat_id: int, user_id, last_delivered_message_id: int | None) -> dict:
+    """`messageDelivered` (CONTRACT §9, delivery receipts)."""
+    return {"chatHeaderId": chat_id, "userId": str(user_id), "lastDeliveredMessageId": last_delivered_message_id}
+
+
+def change_dto(*, seq: int, kind: str, chat_id: int | None, at: datetime, data) -> dict:
+    """A Change of `sync` (CONTRACT §9): `type` is the `ChangeKind` label."""
+    return {"seq": seq, "type": kind, "chatHeaderId": chat_id, "at": iso(at), "data": data}
+
+
+def sync_ack(*, changes: list[dict], cursor: int, has_more: bool) -> dict:
+    return {"changes": changes, "cursor": cursor, "hasMore": has_more}
+
+
+def resync_ack(*, cursor: int) -> dict:
+    """`sync` from a cursor older than the feed keeps: the client reloads its lists, then goes on from `cursor`."""
+    return {"resyncRequired": True, "cursor": cursor}
 
 
 def client_status_event(*, user_id, client_type: str, active: bool) -> dict:
@@ -284,6 +309,9 @@ class MessageDto(serializers.Serializer):
     lastModificationTime = serializers.DateTimeField(allow_null=True)
     isEdited = serializers.BooleanField()
     user = UserBriefDto()
+    seq = serializers.IntegerField(
+        allow_null=True, help_text="the change feed's position of the message's latest change (null: older)"
+    )
 
 
 class MemberDto(serializers.Serializer):
@@ -294,6 +322,7 @@ class MemberDto(serializers.Serializer):
     isViewingChat = serializers.BooleanField()
     lastReadMessageId = serializers.IntegerField(allow_null=True)
     isAdmin = serializers.BooleanField()
+    lastDeliveredMessageId = serializers.IntegerField(allow_null=True)
 
 
 class ChatHeaderDto(serializers.Serializer):

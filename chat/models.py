@@ -121,7 +121,19 @@ class ChatMember(models.Model):
         db_constraint=False,
         related_name="+",
     )
+    # Delivered ("reached a device of this member up to here"), a high-water mark like the read mark.
+    last_delivered_message = models.ForeignKey(
+        "chat.ChatMessage",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
     joined_time = models.DateTimeField(default=timezone.now)
+    # The change feed's position of this membership's start: `sync` shows the member the chat's changes
+    # from here on, never those from before (a member removed and added again misses the time between).
+    joined_seq = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["chat", "user"], name="chatmember_unique_chat_user")]
@@ -151,6 +163,8 @@ class ChatMessage(models.Model):
     is_edited = models.BooleanField(default=False)
     is_deleted = models.BooleanField(default=False)
     deletion_time = models.DateTimeField(null=True, blank=True)
+    # The change feed's position of the message's latest change (created, edited, restored): MessageDto.seq.
+    seq = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -217,3 +231,74 @@ class Friendship(models.Model):
 
     def other(self, user_id):
         return self.addressee_id if str(self.requester_id) == str(user_id) else self.requester_id
+
+
+class ChangeKind(models.IntegerChoices):
+    """What a `Change` says happened; the labels are the wire's `type` (CONTRACT §9)."""
+
+    MESSAGE_CREATED = 1, "message.created"
+    MESSAGE_UPDATED = 2, "message.updated"
+    MESSAGE_DELETED = 3, "message.deleted"
+    MESSAGE_REACTIONS = 4, "message.reactions"
+    CHAT_READ = 5, "chat.read"
+    CHAT_DELIVERED = 6, "chat.delivered"
+    MEMBER_JOINED = 7, "member.joined"
+    MEMBER_LEFT = 8, "member.left"
+    CHAT_CREATED = 9, "chat.created"
+    CHAT_SETTINGS = 10, "chat.settings"
+    FRIENDSHIP_CHANGED = 11, "friendship.changed"
+
+
+class Change(models.Model):
+    """One entry of the change feed (CONTRACT §9), written in the transaction of the change it records.
+
+    `seq` comes from `ChangeCounter` (chat.services.changes), whose row lock makes seqs commit in seq
+    order. Who sees it: with `audience` set, that user alone; else the members of `chat` whose
+    membership began at or before it (`ChatMember.joined_seq`). Message changes name their message and
+    are shown with its current state; the others keep what they say in `data`.
+    """
+
+    seq = models.BigIntegerField(primary_key=True)
+    kind = models.PositiveSmallIntegerField(choices=ChangeKind.choices)
+    chat = models.ForeignKey(
+        ChatHeader,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
+        related_name="+",
+    )
+    audience = models.ForeignKey(
+        "chat.User",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
+        related_name="+",
+    )
+    message_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+    data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["chat", "seq"], name="change_chat_seq_idx"),
+            models.Index(fields=["audience", "seq"], condition=Q(audience__isnull=False), name="change_audience_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.get_kind_display()}"
+
+
+class ChangeCounter(models.Model):
+    """The change feed's one counter row: `head`, the last seq handed out (and, once its transaction
+    commits, every seq up to it is committed), and `pruned_through`, the last seq deleted by pruning."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    head = models.BigIntegerField(default=0)
+    pruned_through = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"change feed at {self.head}"

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from chat.models import ChatMember
 from chat.selectors.chats import unread_count_subquery
+from chat.services.changes import changes_prune
 from notifications.backends.base import BasePushBackend, Outcome, OutgoingPush, PushResult, get_backend
 from notifications.models import Device, Push, PushKind, PushState
 
@@ -382,6 +383,12 @@ class DeliveryLoop:
             await self._loop.run_in_executor(self._executor, _with_connection_hygiene, prune)
         except Exception:
             logger.exception("push outbox pruning failed")
+        # The change feed keeps CHAT_SYNC_RETENTION_DAYS (CONTRACT §9); the same hourly chore, so that a
+        # server with no cron still prunes (`manage.py prune_changes` does it by hand).
+        try:
+            await self._loop.run_in_executor(self._executor, _with_connection_hygiene, changes_prune)
+        except Exception:
+            logger.exception("change feed pruning failed")
 
     async def _run(self) -> None:
         poll = float(settings.PUSH_POLL_SECONDS)

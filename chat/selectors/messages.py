@@ -65,7 +65,8 @@ def _read_state_sql() -> str:
     member, message, friendship = ChatMember._meta, ChatMessage._meta, Friendship._meta
     q = connection.ops.quote_name
     return (
-        f"SELECT m.{q('id')}, m.{q('last_read_message_id')}, (SELECT x.{q('id')} FROM {q(message.db_table)} x"
+        f"SELECT m.{q('id')}, m.{q('last_read_message_id')}, m.{q('last_delivered_message_id')},"
+        f" (SELECT x.{q('id')} FROM {q(message.db_table)} x"
         f" WHERE x.{q('chat_id')} = m.{q('chat_id')} AND x.{q('is_deleted')} = %s ORDER BY x.{q('id')} DESC LIMIT 1),"
         f" EXISTS(SELECT 1 FROM {q(friendship.db_table)} f WHERE f.{q('status')} = %s"
         f" AND (f.{q('requester_id')} = m.{q('user_id')} OR f.{q('addressee_id')} = m.{q('user_id')}))"
@@ -73,9 +74,9 @@ def _read_state_sql() -> str:
     )
 
 
-def member_read_state(*, user: User, chat_id: int) -> tuple[int, int | None, int | None, bool]:
-    """(membership id, its read mark, the chat's newest visible message id, whether the user is on
-    either side of any block) for `readMessage`.
+def member_read_state(*, user: User, chat_id: int) -> tuple[int, int | None, int | None, int | None, bool]:
+    """(membership id, its read mark, its delivered mark, the chat's newest visible message id, whether
+    the user is on either side of any block) for `readMessage` and `markDelivered`.
 
     `forbidden` for non-members, whether or not the chat exists. Hand-written for the same reason as
     `members_send_blocked`: clients read on every message they see, and the ORM took ~0.57 ms to
@@ -88,7 +89,7 @@ def member_read_state(*, user: User, chat_id: int) -> tuple[int, int | None, int
         row = cursor.fetchone()
     if row is None:
         raise Forbidden("You are not a member of this chat.")
-    return row[0], row[1], row[2], bool(row[3])
+    return row[0], row[1], row[2], row[3], bool(row[4])
 
 
 def message_page(

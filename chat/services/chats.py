@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from chat.errors import Blocked, Invalid, NotFound
 from chat.models import (
+    ChangeKind,
     ChatHeader,
     ChatMember,
     ChatMessage,
@@ -30,6 +31,7 @@ from chat.models import (
     direct_pair_key,
 )
 from chat.selectors.messages import newest_visible_id
+from chat.services.changes import changes_reserve
 from chat.services.users import user_get_or_placeholder
 from chat.state.ratelimit import refusal
 
@@ -87,6 +89,8 @@ def _direct_get_or_create(
     other = resolve_other()
     try:
         with transaction.atomic():
+            log = changes_reserve(1)  # before the chat's INSERT (chat.services.changes)
+            seq = log.take()
             now = timezone.now()
             chat = ChatHeader.objects.create(
                 chat_type=ChatType.INDIVIDUAL,
@@ -97,10 +101,12 @@ def _direct_get_or_create(
             )
             ChatMember.objects.bulk_create(
                 [
-                    ChatMember(chat=chat, user=user, joined_time=now),
-                    ChatMember(chat=chat, user=other, joined_time=now),
+                    ChatMember(chat=chat, user=user, joined_time=now, joined_seq=seq),
+                    ChatMember(chat=chat, user=other, joined_time=now, joined_seq=seq),
                 ]
             )
+            log.add(ChangeKind.CHAT_CREATED, seq=seq, chat_id=chat.pk)
+            log.write()
     except IntegrityError:
         return ChatHeader.objects.get(direct_key=key), False
     return chat, True

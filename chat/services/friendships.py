@@ -7,12 +7,15 @@ Blocking wins over everything: a blocked pair can do nothing but let the blocker
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.errors import Blocked, Forbidden, Invalid, NotFound
-from chat.models import Friendship, FriendshipStatus, User, direct_pair_key
+from chat.models import ChangeKind, ChatHeader, Friendship, FriendshipStatus, User, direct_pair_key
+from chat.services.changes import changes_reserve
 from chat.services.users import user_get_or_placeholder
 
 
@@ -26,6 +29,47 @@ def _other_user(*, user: User, other: User | None) -> User:
 
 def _locked_pair(user: User, other: User) -> Friendship | None:
     return Friendship.objects.select_for_update().filter(pair_key=direct_pair_key(user.pk, other.pk)).first()
+
+
+class _Pair:
+    """The pair's row inside `_pair_change`; a service puts what the row became in `row` (None: deleted)."""
+
+    def __init__(self, row: Friendship | None) -> None:
+        self.row = row
+
+
+def _state(row: Friendship | None):
+    return None if row is None else (row.status, row.requester_id, row.blocked_by_id)
+
+
+@contextmanager
+def _pair_change(user: User, other: User) -> Iterator[_Pair]:
+    """A transaction around the pair's locked row; when the row ended up different, each of the two
+    users gets a `friendship.changed` change (CONTRACT §9) with the friendship as they see it."""
+    with transaction.atomic():
+        log = changes_reserve(2)  # before the pair's row lock (chat.services.changes)
+        pair = _Pair(_locked_pair(user, other))
+        before = _state(pair.row)
+        yield pair
+        if _state(pair.row) != before:
+            _record(log, user, other, pair.row)
+            log.write()
+
+
+def _record(log, user: User, other: User, row: Friendship | None) -> None:
+    chat_id = ChatHeader.objects.filter(direct_key=direct_pair_key(user.pk, other.pk)).values_list("pk", flat=True)
+    chat_id = chat_id.first()
+    for viewer, them in ((user, other), (other, user)):
+        # The REST friendship item (CONTRACT §6) as `viewer` sees it; status and direction null: none any more.
+        data = {
+            "userId": str(them.pk),
+            "name": them.name or None,
+            "avatar": them.avatar or None,
+            "status": None if row is None else row.status,
+            "direction": None if row is None else ("outgoing" if row.requester_id == viewer.pk else "incoming"),
+            "chatHeaderId": chat_id,
+        }
+        log.add(ChangeKind.FRIENDSHIP_CHANGED, chat_id=chat_id, audience_id=viewer.pk, data=data)
 
 
 def _create(user: User, other: User, **fields) -> Friendship:
@@ -74,10 +118,11 @@ def friendship_request_to(*, user: User, other_id: uuid.UUID) -> tuple[Friendshi
 
 def _request(*, user: User, other: User) -> tuple[Friendship, bool]:
     try:
-        with transaction.atomic():
-            row = _locked_pair(user, other)
+        with _pair_change(user, other) as pair:
+            row = pair.row
             if row is None:
-                return _create(user, other), True
+                pair.row = _create(user, other)
+                return pair.row, True
             if row.status == FriendshipStatus.BLOCKED:
                 raise Blocked("You cannot send a friend request to this user.")
             if row.status == FriendshipStatus.ACCEPTED:
@@ -94,8 +139,8 @@ def _request(*, user: User, other: User) -> tuple[Friendship, bool]:
 
 def _answer(*, user: User, other: User | None, accept: bool) -> Friendship:
     other = _other_user(user=user, other=other)
-    with transaction.atomic():
-        row = _locked_pair(user, other)
+    with _pair_change(user, other) as pair:
+        row = pair.row
         if row is None:
             raise NotFound("There is no friend request from that user.")
         if row.status == FriendshipStatus.BLOCKED:
@@ -131,10 +176,11 @@ def friendship_block(*, user: User, other: User | None) -> tuple[Friendship, boo
     """
     other = _other_user(user=user, other=other)
     try:
-        with transaction.atomic():
-            row = _locked_pair(user, other)
+        with _pair_change(user, other) as pair:
+            row = pair.row
             if row is None:
-                return _create(user, other, status=FriendshipStatus.BLOCKED, blocked_by=user), True
+                pair.row = _create(user, other, status=FriendshipStatus.BLOCKED, blocked_by=user)
+                return pair.row, True
             if row.status == FriendshipStatus.BLOCKED:
                 return row, False
             return _save(row, requester=user, addressee=other, status=FriendshipStatus.BLOCKED, blocked_by=user), False
@@ -148,10 +194,11 @@ def friendship_delete(*, user: User, other: User | None) -> None:
     The user who was blocked cannot remove the block.
     """
     other = _other_user(user=user, other=other)
-    with transaction.atomic():
-        row = _locked_pair(user, other)
+    with _pair_change(user, other) as pair:
+        row = pair.row
         if row is None:
             raise NotFound("There is no friendship with that user.")
         if row.status == FriendshipStatus.BLOCKED and row.blocked_by_id != user.pk:
             raise Forbidden("Only the user who blocked can lift the block.")
         row.delete()
+        pair.row = None

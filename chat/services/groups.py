@@ -17,9 +17,19 @@ from django.utils import timezone
 from chat import dtos
 from chat.errors import Blocked, Forbidden, Invalid, NotFound
 from chat.events import after_commit, bridge, chat_room
-from chat.models import ChatHeader, ChatMember, ChatType, Friendship, FriendshipStatus, User, direct_pair_key
+from chat.models import (
+    ChangeKind,
+    ChatHeader,
+    ChatMember,
+    ChatType,
+    Friendship,
+    FriendshipStatus,
+    User,
+    direct_pair_key,
+)
 from chat.selectors.chats import membership_get
 from chat.services.blocks import emit_hidden
+from chat.services.changes import changes_reserve
 from chat.services.users import users_get_or_placeholder
 from chat.state.store import get_state
 
@@ -65,22 +75,32 @@ def group_create(*, creator: User, name: str, member_ids: Iterable[uuid.UUID]) -
         raise Invalid(f"memberIds: a group has at most {MAX_GROUP_MEMBERS} members.")
     _refuse_blocked(creator, others)
     with transaction.atomic():
+        log = changes_reserve(1)  # before the chat's INSERT (chat.services.changes)
+        seq = log.take()
         now = timezone.now()
         chat = ChatHeader.objects.create(
             chat_type=ChatType.GROUP, name=name[:200], created_by=creator, creation_time=now, last_activity_time=now
         )
         ChatMember.objects.bulk_create(
-            [ChatMember(chat=chat, user=creator, is_admin=True, joined_time=now)]
-            + [ChatMember(chat=chat, user=u, joined_time=now) for u in others]
+            [ChatMember(chat=chat, user=creator, is_admin=True, joined_time=now, joined_seq=seq)]
+            + [ChatMember(chat=chat, user=u, joined_time=now, joined_seq=seq) for u in others]
         )
+        log.add(ChangeKind.CHAT_CREATED, seq=seq, chat_id=chat.pk)
+        log.write()
     return chat
 
 
 def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID]) -> list[ChatMember]:
     """Admins add users to a group; those already in it are skipped. Each addition emits `onMemberJoin`
     (MemberDto plus `chatHeaderId`) to the chat's room after the commit, except to the sockets of members
-    on the other side of a block from the new member (CONTRACT §11). Returns the new memberships."""
+    on the other side of a block from the new member (CONTRACT §11). Returns the new memberships.
+
+    In the change feed each new member gets a `chat.created` of their own (the chat appears in their
+    list) and the chat a `member.joined` per new member; a new member sees the chat's changes from there.
+    """
+    user_ids = list(dict.fromkeys(user_ids))
     with transaction.atomic():
+        log = changes_reserve(2 * len(user_ids))  # before any row lock (chat.services.changes)
         membership = _group_membership(user=actor, chat_id=chat_id)
         if not membership.is_admin:
             raise Forbidden("Only a group admin can add members.")
@@ -91,9 +111,17 @@ def group_members_add(*, actor: User, chat_id: int, user_ids: Iterable[uuid.UUID
             raise Invalid(f"userIds: a group has at most {MAX_GROUP_MEMBERS} members.")
         _refuse_blocked(actor, new_users)
         now = timezone.now()
+        appeared = [log.take() for _ in new_users]
+        joined = [log.take() for _ in new_users]
+        start = joined[0] if joined else 0
         added = ChatMember.objects.bulk_create(
-            [ChatMember(chat_id=chat_id, user=u, joined_time=now) for u in new_users]
+            [ChatMember(chat_id=chat_id, user=u, joined_time=now, joined_seq=start) for u in new_users]
         )
+        for member, appeared_seq, joined_seq in zip(added, appeared, joined, strict=True):
+            log.add(ChangeKind.CHAT_CREATED, seq=appeared_seq, chat_id=int(chat_id), audience_id=member.user_id)
+            data = dtos.member_dto(member, online=set(), viewing=set())
+            log.add(ChangeKind.MEMBER_JOINED, seq=joined_seq, chat_id=int(chat_id), data=data)
+        log.write()
         hidden = _blocked_members(chat_id=chat_id, user_ids=[u.pk for u in new_users])
         # On the loop after the commit: presence is never asked from this thread or under the write lock.
         after_commit(
@@ -137,6 +165,7 @@ def group_member_remove(*, actor: User, chat_id: int, user_id: uuid.UUID | None)
     whose last admin leaves gets the longest-standing remaining member as its admin.
     """
     with transaction.atomic():
+        log = changes_reserve(2)  # before any row lock (chat.services.changes)
         membership = _group_membership(user=actor, chat_id=chat_id)
         is_self = user_id == actor.pk
         if not is_self and not membership.is_admin:
@@ -148,6 +177,11 @@ def group_member_remove(*, actor: User, chat_id: int, user_id: uuid.UUID | None)
         if target is None:
             raise NotFound("userId: that user is not a member of this group.")
         target.delete()
+        # The chat's members hear it; the removed member gets one of their own, the last of that chat.
+        left = {"userId": str(target.user_id)}
+        log.add(ChangeKind.MEMBER_LEFT, chat_id=int(chat_id), data=left)
+        log.add(ChangeKind.MEMBER_LEFT, chat_id=int(chat_id), audience_id=target.user_id, data=left)
+        log.write()
         remaining = ChatMember.objects.filter(chat_id=chat_id)
         if remaining.exists() and not remaining.filter(is_admin=True).exists():
             heir = remaining.order_by("joined_time", "id").first()

@@ -12,17 +12,18 @@ from functools import cache
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from chat import domain_events, dtos
 from chat.errors import ApplicationError, Blocked, Forbidden, Invalid
 from chat.events import chat_room, publish
 from chat.media import media_path_claim
-from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
+from chat.models import ChangeKind, ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
 from chat.selectors.chats import members_hidden_from
 from chat.selectors.messages import member_read_state, members_send_blocked
 from chat.services.blocks import publish_hidden
+from chat.services.changes import changes_reserve
 from chat.services.chats import chat_header_visibility_changed, chat_headers_messages_added
 from chat.state.ratelimit import refusal
 
@@ -182,8 +183,16 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
             accepted.append((index, request, message))
             if client_message_id is not None:
                 firsts[key] = index
+        # The change counter's bump, the batch's first row lock but a claimed upload's (which no holder
+        # of the counter waits for): each message's seq goes into its INSERT.
+        log = changes_reserve(len(accepted))
+        for _, _, message in accepted:
+            message.seq = log.take()
         _insert(accepted, results)
         stored = [(request, message) for index, request, message in accepted if results[index][1]]
+        for _, message in stored:
+            log.add(ChangeKind.MESSAGE_CREATED, seq=message.seq, chat_id=message.chat_id, message_id=message.pk)
+        log.write()
         chat_headers_messages_added(_per_chat(message for _, message in stored), at=now)
         for _, message in stored:
             publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(message.chat_id))
@@ -339,6 +348,7 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
     # A group's direct_key is NULL and matches no friendship: only one-to-one chats can be blocked.
     blocked = Friendship.objects.filter(pair_key=OuterRef("chat__direct_key"), status=FriendshipStatus.BLOCKED)
     with transaction.atomic():
+        log = changes_reserve(1)  # before the message's row lock (chat.services.changes)
         message = (
             ChatMessage.objects.select_for_update(of=("self",))
             .filter(
@@ -364,7 +374,9 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
             message.caption = caption
         message.last_modification_time = timezone.now()
         message.is_edited = True
-        message.save(update_fields=["message", "caption", "last_modification_time", "is_edited"])
+        message.seq = log.add(ChangeKind.MESSAGE_UPDATED, chat_id=chat_id, message_id=message.pk)
+        message.save(update_fields=["message", "caption", "last_modification_time", "is_edited", "seq"])
+        log.write()
         publish("messageUpdated", dtos.message_dto(message), room=chat_room(chat_id))
     return message
 
@@ -386,6 +398,7 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
     if len(ids) > MAX_REMOVE_IDS:
         raise Invalid(f"ids: at most {MAX_REMOVE_IDS} messages at once.")
     with transaction.atomic():
+        log = changes_reserve(len(ids))  # before the messages' row locks (chat.services.changes)
         # Locked, so that two sockets of the author removing the same message at once announce it once.
         found = dict(
             ChatMessage.objects.select_for_update(of=("self",))
@@ -401,7 +414,9 @@ def message_remove(*, user: User, chat_id: int, message_ids: list[int]) -> list[
             )
             chat_header_visibility_changed(chat_id=chat_id, delta=-hidden)
             for message_id in fresh:
+                log.add(ChangeKind.MESSAGE_DELETED, chat_id=chat_id, message_id=message_id)
                 publish("messageDeleted", message_id, room=chat_room(chat_id))
+            log.write()
     return ids
 
 
@@ -413,6 +428,15 @@ class ReadRequest:
     chat_id: int
 
 
+@dataclass(frozen=True)
+class DeliveredRequest:
+    """One `markDelivered`, for `chat_mark_delivered_many`."""
+
+    user: User
+    chat_id: int
+    last_message_id: int
+
+
 def chat_mark_read(*, user: User, chat_id: int) -> int | None:
     """Mark everything in the chat read for `user`, up to its newest visible message; returns that id.
 
@@ -421,43 +445,143 @@ def chat_mark_read(*, user: User, chat_id: int) -> int | None:
     `{chatHeaderId, userId, lastReadMessageId}` go to the chat's room, less the sockets of members on
     the other side of a block from the reader (§11); the user's other devices are told. Reads are rate
     limited ("read", counted by the transport before this call): a refused read changes and announces
-    nothing.
+    nothing. What is read has been delivered: the delivered mark moves up to the read mark too
+    (`messageDelivered` when it moved). A mark that moved is a `chat.read` (`chat.delivered`) change.
     """
-    with transaction.atomic():
-        return _mark_read(user=user, chat_id=chat_id)
+    (result,) = chat_mark_read_many([ReadRequest(user=user, chat_id=chat_id)])
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
 
 
 def chat_mark_read_many(requests: list[ReadRequest]) -> list[int | ApplicationError | None]:
     """Group commit of `chat_mark_read`: many reads in one transaction, one result each, in order
     (the read mark, or the error that refused that read alone)."""
+    return _mark_many(requests, read=True)
+
+
+def chat_mark_delivered(*, user: User, chat_id: int, last_message_id: int) -> int | None:
+    """`markDelivered` (CONTRACT §9): the member's delivered mark moves up to `last_message_id`;
+    returns the mark.
+
+    Rules: members only (`forbidden` otherwise). A high-water mark: an id below it changes nothing, an
+    id past the chat's newest visible message is clamped to that one (in a chat without messages the
+    mark stays null). When it moved, `messageDelivered` `{chatHeaderId, userId, lastDeliveredMessageId}`
+    goes to the chat's room (less the sockets across a block from the member, §11) and a
+    `chat.delivered` change is recorded. Rate limited with reads ("read", counted by the transport).
+    """
+    (result,) = chat_mark_delivered_many(
+        [DeliveredRequest(user=user, chat_id=chat_id, last_message_id=last_message_id)]
+    )
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
+
+
+def chat_mark_delivered_many(requests: list[DeliveredRequest]) -> list[int | ApplicationError | None]:
+    """Group commit of `chat_mark_delivered`, as `chat_mark_read_many` is of reads."""
+    return _mark_many(requests, read=False)
+
+
+@dataclass
+class _Mark:
+    """One read or delivery of a batch: what it found, and where the marks go."""
+
+    index: int
+    request: ReadRequest | DeliveredRequest
+    member_id: int
+    read: int | None
+    delivered: int | None
+    hidden: set[str]
+    read_moved: bool = False
+    delivered_moved: bool = False
+
+
+def _mark_many(requests: list, *, read: bool) -> list:
     results: list = [None] * len(requests)
     # In (chat, user) order, the lock order of the member rows: two workers' batches queue, never deadlock.
     order = sorted(range(len(requests)), key=lambda i: (requests[i].chat_id, str(requests[i].user.pk)))
     with transaction.atomic():
-        for index in order:
+        marks: list[_Mark] = []
+        for index in order:  # reads only: the change counter must be the first lock (chat.services.changes)
             request = requests[index]
             try:
-                results[index] = _mark_read(user=request.user, chat_id=request.chat_id)
+                marks.append(_mark_state(index, request, read=read))
             except ApplicationError as exc:
                 results[index] = exc
+        moves = sum(mark.read_moved + mark.delivered_moved for mark in marks)
+        log = changes_reserve(moves)
+        for mark in marks:
+            _mark_apply(mark, log)
+            results[mark.index] = mark.read if read else mark.delivered
+        log.write()
     return results
 
 
-def _mark_read(*, user: User, chat_id: int) -> int | None:
-    member_id, last_read, newest, has_blocks = member_read_state(user=user, chat_id=chat_id)
+def _mark_state(index: int, request, *, read: bool) -> _Mark:
+    user, chat_id = request.user, request.chat_id
+    member_id, last_read, last_delivered, newest, has_blocks = member_read_state(user=user, chat_id=chat_id)
     hidden = members_hidden_from(user_id=user.pk, chat_id=chat_id) if has_blocks else set()
-    if newest is not None and (last_read is None or newest > last_read):
-        ChatMember.objects.filter(
-            Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=newest), pk=member_id
-        ).update(last_read_message_id=newest)
-        last_read = newest
+    mark = _Mark(index, request, member_id, last_read, last_delivered, hidden)
+    if newest is None:
+        return mark
+    if read:
+        if last_read is None or newest > last_read:
+            mark.read, mark.read_moved = newest, True
+        target = newest
+    else:
+        target = min(request.last_message_id, newest)
+    if last_delivered is None or target > last_delivered:
+        mark.delivered, mark.delivered_moved = target, True
+    return mark
+
+
+def _mark_apply(mark: _Mark, log) -> None:
+    """Move the marks (never back: a concurrent move may have passed them), record and announce."""
+    user, chat_id = mark.request.user, mark.request.chat_id
     room = chat_room(chat_id)
-    publish_hidden("messageHasBeenRead", chat_id, room=room, hidden_user_ids=hidden)
-    publish_hidden(
-        "messageRead",
-        dtos.message_read_event(chat_id=chat_id, user_id=user.pk, last_read_message_id=last_read),
-        room=room,
-        hidden_user_ids=hidden,
-    )
-    domain_events.chat_read.send(sender=ChatMember, user=user, chat_id=chat_id, last_read_message_id=last_read)
-    return last_read
+    member = ChatMember.objects.filter(pk=mark.member_id)
+    if mark.read_moved and mark.delivered_moved:
+        member.filter(Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=mark.read)).update(
+            last_read_message_id=mark.read,
+            last_delivered_message_id=Case(
+                When(
+                    Q(last_delivered_message__isnull=True) | Q(last_delivered_message_id__lt=mark.delivered),
+                    then=Value(mark.delivered),
+                ),
+                default=F("last_delivered_message_id"),
+                output_field=BigIntegerField(),
+            ),
+        )
+    elif mark.read_moved:
+        member.filter(Q(last_read_message__isnull=True) | Q(last_read_message_id__lt=mark.read)).update(
+            last_read_message_id=mark.read
+        )
+    elif mark.delivered_moved:
+        member.filter(Q(last_delivered_message__isnull=True) | Q(last_delivered_message_id__lt=mark.delivered)).update(
+            last_delivered_message_id=mark.delivered
+        )
+    if mark.read_moved:
+        log.add(ChangeKind.CHAT_READ, chat_id=chat_id, data={"userId": str(user.pk), "lastReadMessageId": mark.read})
+    if mark.delivered_moved:
+        log.add(
+            ChangeKind.CHAT_DELIVERED,
+            chat_id=chat_id,
+            data={"userId": str(user.pk), "lastDeliveredMessageId": mark.delivered},
+        )
+    if isinstance(mark.request, ReadRequest):
+        publish_hidden("messageHasBeenRead", chat_id, room=room, hidden_user_ids=mark.hidden)
+        publish_hidden(
+            "messageRead",
+            dtos.message_read_event(chat_id=chat_id, user_id=user.pk, last_read_message_id=mark.read),
+            room=room,
+            hidden_user_ids=mark.hidden,
+        )
+        domain_events.chat_read.send(sender=ChatMember, user=user, chat_id=chat_id, last_read_message_id=mark.read)
+    if mark.delivered_moved:
+        publish_hidden(
+            "messageDelivered",
+            dtos.message_delivered_event(chat_id=chat_id, user_id=user.pk, last_delivered_message_id=mark.delivered),
+            room=room,
+            hidden_user_ids=mark.hidden,
+        )

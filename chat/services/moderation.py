@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.events import chat_room, publish
-from chat.models import ChatMessage
+from chat.models import ChangeKind, ChatMessage
+from chat.services.changes import changes_reserve
 from chat.services.chats import chat_header_visibility_changed
 
 
@@ -50,10 +51,14 @@ def messages_moderate_delete(*, message_ids) -> list[int]:
 
     Announced like an author's delete: `messageDeleted` once per newly deleted id, after commit.
     """
+    message_ids = list(message_ids)
     with transaction.atomic():
+        log = changes_reserve(len(message_ids))  # before the messages' row locks (chat.services.changes)
         rows = _set_deleted(message_ids, deleted=True)
         for message_id, chat_id in rows:
+            log.add(ChangeKind.MESSAGE_DELETED, chat_id=chat_id, message_id=message_id)
             publish("messageDeleted", message_id, room=chat_room(chat_id))
+        log.write()
     return [pk for pk, _ in rows]
 
 
@@ -61,8 +66,15 @@ def messages_moderate_restore(*, message_ids) -> list[int]:
     """A moderator restores soft-deleted messages: they appear again in history and unread counts.
 
     Nothing is broadcast: a restored message takes its old place in history, which clients see on
-    their next `findAllMessages`/`findAllChatHeaders` rather than as a new `message`.
+    their next `findAllMessages`/`findAllChatHeaders` rather than as a new `message`. The change feed
+    has it as a `message.updated` (its latest state), which a client that syncs puts back in place.
     """
+    message_ids = list(message_ids)
     with transaction.atomic():
+        log = changes_reserve(len(message_ids))  # before the messages' row locks (chat.services.changes)
         rows = _set_deleted(message_ids, deleted=False)
+        for message_id, chat_id in rows:
+            seq = log.add(ChangeKind.MESSAGE_UPDATED, chat_id=chat_id, message_id=message_id)
+            ChatMessage.objects.filter(pk=message_id).update(seq=seq)
+        log.write()
     return [pk for pk, _ in rows]

@@ -37,6 +37,7 @@ MESSAGE_EXAMPLE = {
     "lastModificationTime": None,
     "isEdited": False,
     "user": _USER,
+    "seq": 1201,
 }
 _MEMBER_EXAMPLE = {
     "userId": BOB,
@@ -46,6 +47,7 @@ _MEMBER_EXAMPLE = {
     "isViewingChat": True,
     "lastReadMessageId": 41,
     "isAdmin": False,
+    "lastDeliveredMessageId": 42,
 }
 _HEADER_EXAMPLE = {
     "id": 7,

@@ -20,7 +20,13 @@ from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 
-from chat.services.messages import NewMessage, ReadRequest, chat_mark_read_many, message_create_many
+from chat.services.messages import (
+    NewMessage,
+    ReadRequest,
+    chat_mark_delivered_many,
+    chat_mark_read_many,
+    message_create_many,
+)
 from chat.sockets.auth import inactive_user_ids, session_ended
 
 logger = logging.getLogger("chat.sockets")
@@ -94,3 +100,4 @@ def _reader(request: ReadRequest):
 
 message_writer = GroupCommit(message_create_many, user_of=_sender, what="message(s)")
 read_writer = GroupCommit(chat_mark_read_many, user_of=_reader, what="read(s)")
+delivered_writer = GroupCommit(chat_mark_delivered_many, user_of=_reader, what="delivery receipt(s)")

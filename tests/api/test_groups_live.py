@@ -50,6 +50,7 @@ async def test_additions_announce_and_removals_silence(chat_server, clients, mak
         "isViewingChat": False,
         "lastReadMessageId": None,
         "isAdmin": False,
+        "lastDeliveredMessageId": None,
         "chatHeaderId": gid,
     }
 

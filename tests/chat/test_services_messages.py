@@ -234,16 +234,22 @@ async def test_limiter_follows_redis_url(settings, redis_url):
 
 
 def test_a_text_message_costs_three_queries(pair, monkeypatch, django_assert_max_num_queries):
-    """The hottest write: access and block check, insert, header; nothing per member or per device
-    (pushes are the notifications app's, stubbed here)."""
+    """The hottest write: access and block check, insert, header, and the change feed's counter and
+    row; nothing per member or per device (pushes are the notifications app's, stubbed here)."""
     from notifications import services as notification_services
 
     monkeypatch.setattr(notification_services, "messages_created", lambda **kwargs: None)
     alice, _bob, chat = pair
-    with django_assert_max_num_queries(5) as captured:  # + the savepoint pair of atomic() in a test
+    with django_assert_max_num_queries(7) as captured:  # + the savepoint pair of atomic() in a test
         create(alice, chat, "cheap")
     statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
-    assert [s for s in statements if s not in {"SAVEPOINT", "RELEASE"}] == ["SELECT", "INSERT", "UPDATE"]
+    assert [s for s in statements if s not in {"SAVEPOINT", "RELEASE"}] == [
+        "SELECT",
+        "UPDATE",  # the change feed's counter (chat.services.changes)
+        "INSERT",
+        "INSERT",  # its change
+        "UPDATE",
+    ]
 
 
 def test_send_check_blocks_only_one_to_one_chats(pair, make_user):
@@ -285,11 +291,12 @@ def test_a_read_asks_about_blocks_only_when_the_reader_has_one(
             if not q["sql"].startswith(("SAVE", "RELEASE"))
         ]
 
-    with django_assert_max_num_queries(4) as captured:  # + the savepoint pair of atomic() in a test
+    # SELECT the state; UPDATE the change feed's counter, the member's marks; INSERT its changes.
+    with django_assert_max_num_queries(6) as captured:  # + the savepoint pair of atomic() in a test
         message_services.chat_mark_read(user=bob, chat_id=chat.pk)
-    assert statements(captured) == ["SELECT", "UPDATE"]
+    assert statements(captured) == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
     friendship_block(user=bob, other=make_user("Eve"))
     create(alice, chat, "y")
-    with django_assert_max_num_queries(5) as captured:
+    with django_assert_max_num_queries(7) as captured:
         message_services.chat_mark_read(user=bob, chat_id=chat.pk)
-    assert statements(captured) == ["SELECT", "SELECT", "UPDATE"]
+    assert statements(captured) == ["SELECT", "SELECT", "UPDATE", "UPDATE", "INSERT"]

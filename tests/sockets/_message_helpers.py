@@ -23,6 +23,7 @@ MESSAGE_DTO_KEYS = {
     "lastModificationTime",
     "isEdited",
     "user",
+    "seq",  # CONTRACT §9: the change feed's position of its latest change
 }
 
 
@@ -75,6 +76,7 @@ def assert_message_dto(dto: dict) -> None:
     assert isinstance(dto["creationTime"], str) and dto["creationTime"].endswith("Z")
     assert dto["lastModificationTime"] is None or dto["lastModificationTime"].endswith("Z")
     assert isinstance(dto["isEdited"], bool)
+    assert isinstance(dto["seq"], int) and dto["seq"] > 0
     assert set(dto["user"]) == {"id", "name", "avatar"}
     assert dto["user"]["id"] == dto["userId"]
 

@@ -12,7 +12,16 @@ from tests.sockets._message_helpers import (  # noqa: F401 - the room tests impo
     group_chat,
 )
 
-MEMBER_KEYS = {"userId", "name", "avatar", "isOnline", "isViewingChat", "lastReadMessageId", "isAdmin"}
+MEMBER_KEYS = {
+    "userId",
+    "name",
+    "avatar",
+    "isOnline",
+    "isViewingChat",
+    "lastReadMessageId",
+    "isAdmin",
+    "lastDeliveredMessageId",  # CONTRACT §9
+}
 MESSAGE_KEYS = MESSAGE_DTO_KEYS
 HEADER_KEYS = {
     "id",

@@ -443,3 +443,54 @@ def test_known_answers(event, payload, error):
 def test_known_data(event, payload, data):
     assert validate(EVENTS[event][0], payload) == data
     assert_same(event, payload)
+
+
+# --- the change feed's events (CONTRACT §9): no DRF serializer ever checked them, so spelled out ---
+
+from chat.sockets import feed_payloads as f  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("shape", "payload", "expected"),
+    [
+        (f.SyncPayload, {"since": None}, {"since": None, "limit": 200}),
+        (f.SyncPayload, {"since": 0, "limit": 500}, {"since": 0, "limit": 500}),
+        (f.SyncPayload, {"since": "12", "limit": 10_000}, {"since": 12, "limit": 10_000}),  # the selector clamps
+        (f.SyncPayload, {}, "since: This field is required."),
+        (f.SyncPayload, {"since": "abc"}, "since: A valid integer is required."),
+        (f.SyncPayload, {"since": 1.5}, "since: A valid integer is required."),
+        (f.SyncPayload, {"since": -1}, "since: Ensure this value is greater than or equal to 0."),
+        (f.SyncPayload, {"since": 3, "limit": 0}, "limit: Ensure this value is greater than or equal to 1."),
+        (f.SyncPayload, {"since": 3, "limit": "x"}, "limit: A valid integer is required."),
+        (f.MarkDeliveredPayload, {"chatHeaderId": 7, "lastMessageId": "42"}, {"chat_id": 7, "last_message_id": 42}),
+        (f.MarkDeliveredPayload, {"chatHeaderId": 7}, "lastMessageId: This field is required."),
+        (
+            f.MarkDeliveredPayload,
+            {"chatHeaderId": 7, "lastMessageId": None},
+            "lastMessageId: This field may not be null.",
+        ),
+        (
+            f.MarkDeliveredPayload,
+            {"chatHeaderId": 0, "lastMessageId": 1},
+            "chatHeaderId: Ensure this value is greater than or equal to 1.",
+        ),
+    ],
+)
+def test_change_feed_payloads(shape, payload, expected):
+    if isinstance(expected, dict):
+        assert validate(shape, payload) == expected
+        return
+    with pytest.raises(Invalid) as raised:
+        validate(shape, payload)
+    assert raised.value.message == expected
+
+
+@given(st.dictionaries(st.sampled_from(["since", "limit", "chatHeaderId", "lastMessageId"]), json_values))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+def test_change_feed_payloads_answer_data_or_invalid(payload):
+    """Whatever is sent: the validated data or `invalid`, never another error."""
+    for shape in (f.SyncPayload, f.MarkDeliveredPayload):
+        try:
+            validate(shape, payload)
+        except Invalid:
+            pass
