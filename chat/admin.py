@@ -55,12 +55,16 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"{len(done)} user(s) deactivated and disconnected.", messages.SUCCESS)
 
 
+# A member's read (and delivery) marks point at messages: shown as ids, never as a <select> of every message.
+_MEMBER_MARKS = [f.name for f in ChatMember._meta.concrete_fields if f.is_relation and f.related_model is ChatMessage]
+
+
 class ChatMemberInline(admin.TabularInline):
     model = ChatMember
     extra = 0
     raw_id_fields = ["user"]
-    readonly_fields = ["last_read_message_id"]
-    exclude = ["last_read_message"]
+    readonly_fields = [f"{name}_id" for name in _MEMBER_MARKS]
+    exclude = _MEMBER_MARKS
 
 
 @admin.register(ChatHeader)

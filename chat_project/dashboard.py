@@ -99,7 +99,7 @@ def chart(days: list[tuple[date, int]]) -> dict:
 
 
 def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 4, 5 times a power of ten (times 4, for four even ticks) at or above value."""
+    """The smallest 4 * (1, 2 or 5) * 10**n at or above `value`: a scale with four even, round ticks."""
     if value <= 0:
         return 0
     magnitude = 1

@@ -202,3 +202,29 @@ async def test_users_online_counts_connected_users(clients, make_user):
 def test_the_dashboard_is_for_moderators_only():
     response = Client().get(reverse("admin-dashboard"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_no_admin_form_offers_a_select_of_every_user_chat_or_message():
+    """A foreign key to a big table is a raw id (or autocomplete, or read-only), never a <select> of all rows."""
+    from django.contrib import admin
+
+    big = {User, ChatMessage, ChatMessage._meta.get_field("chat").related_model}
+    offenders = []
+    for model, model_admin in admin.site._registry.items():
+        for owner, admin_options in [(model, model_admin)] + [(i.model, i) for i in model_admin.inlines]:
+            handled = set(admin_options.raw_id_fields) | set(admin_options.autocomplete_fields)
+            handled |= set(admin_options.exclude or ()) | set(admin_options.readonly_fields)
+            if owner is not model:  # an inline: its key to the parent is not a form field
+                handled |= {f.name for f in owner._meta.concrete_fields if f.related_model is model}
+            for field in owner._meta.get_fields():
+                if field.is_relation and field.concrete and field.related_model in big and field.editable:
+                    if field.name not in handled:
+                        offenders.append(f"{owner.__name__}.{field.name}")
+    assert not offenders
+
+
+def test_a_chat_page_shows_its_members_read_marks_as_ids(moderator_client, demo):
+    response = moderator_client.get(reverse("admin:chat_chatheader_change", args=[demo.direct_chat_id]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Last read message id" in html and 'name="memberships-0-last_read_message"' not in html
