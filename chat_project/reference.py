@@ -19,6 +19,12 @@ from chat.sockets import registry
 from chat.sockets.asyncapi import asyncapi_document
 
 _REF = re.compile(r"&quot;#/components/schemas/([\w.-]+)&quot;")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _prose_html(text: str) -> str:
+    """A description, escaped, with `backticks` as <code>."""
+    return mark_safe(_CODE.sub(r"<code>\1</code>", escape(text)))
 
 
 def _json_html(value) -> str:
@@ -61,11 +67,18 @@ def socket_docs(request):
             "ack": _json_html(event.ack),
             "example": _json_html(event.example),
             "ack_example": _json_html(event.ack_example),
+            "summary": _prose_html(event.summary),
+            "rules": _prose_html(event.rules),
         }
         for event in reference.client
     ]
     server = [
-        {"event": event, "payload": _json_html(event.payload), "example": _json_html(event.example)}
+        {
+            "event": event,
+            "summary": _prose_html(event.summary),
+            "payload": _json_html(event.payload),
+            "example": _json_html(event.example),
+        }
         for event in reference.server
     ]
     schemas = [{"name": name, "schema": _json_html(schema)} for name, schema in sorted(reference.schemas.items())]
