@@ -146,7 +146,8 @@ class ChatMessageAdmin(admin.ModelAdmin):
         "A message id; chat:<id> for a chat's messages; a user's GUID for what they sent; "
         "chat:<id> followed by words to search that chat's text."
     )
-    raw_id_fields = ["chat", "sender"]
+    # Every foreign key a raw id: a <select> would list every chat, user or message.
+    raw_id_fields = [f.name for f in ChatMessage._meta.concrete_fields if f.is_relation]
     list_select_related = ["chat", "sender"]
     ordering = ["-id"]
     show_full_result_count = False
