@@ -21,6 +21,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from chat.state.pubsub import BoundedReconnect  # its listener retries every REDIS_RETRY_SECONDS
+
 
 class DirectEmit:
     """The room-emit fast path, for a python-socketio manager (mixed in before it)."""
@@ -70,7 +72,7 @@ class ChatManager(DirectEmit, socketio.AsyncManager):
         await self._emit_here(event, data, namespace, to or room, skip_sid)
 
 
-class ChatRedisManager(DirectEmit, socketio.AsyncRedisManager):
+class ChatRedisManager(BoundedReconnect, DirectEmit, socketio.AsyncRedisManager):
     """Several workers: an emit is published on the channel, and every worker (this one included)
     delivers it to its own sockets when it hears it."""
 

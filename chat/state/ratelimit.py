@@ -8,10 +8,11 @@ soon as the window has room.
 
 With `REDIS_URL` the log is the `limits` library's moving window in Redis (a Lua script per hit, keys
 under `SOCKETIO_CHANNEL:ratelimit:`), on the process's one connection pool, so that every worker and
-host shares one budget atomically; a Redis outage lets everything through (fail open: a limiter outage
-must not stop people from chatting). Without it, the log lives in this process (`MemoryLimiter`:
-`limits`' in-memory storages sweep expired entries with a thread per call or a thread hop per key,
-which the event loop's hot path cannot afford).
+host shares one budget atomically. While Redis is down each worker counts in its own memory
+(`MemoryLimiter`): a user gets the budget once per worker he reaches, not without limit, and nobody is
+refused because the limiter is out (a limiter outage must not stop people from chatting). Without
+`REDIS_URL`, the log lives in this process (`MemoryLimiter`: `limits`' in-memory storages sweep expired
+entries with a thread per call or a thread hop per key, which the event loop's hot path cannot afford).
 
 The API is async and awaited on the event loop by the transports, before their hop to the ORM: never
 from the ORM's thread, never inside a transaction. REST views, which run in a thread, await it through
@@ -117,6 +118,8 @@ class RedisLimiter:
         self._connector = redis if isinstance(redis, RedisConnector) else RedisConnector(redis)
         self._prefix = prefix
         self._shared: tuple[object, object] | None = None  # (the shared client, its strategy)
+        # While Redis is down each worker counts on its own (README, "Failure modes").
+        self._fallback = MemoryLimiter()
 
     def _strategy(self, client):
         from limits.aio.storage import RedisStorage
@@ -142,22 +145,25 @@ class RedisLimiter:
         return RateLimitItemPerSecond(rate.limit, int(rate.window))
 
     async def hit(self, key: str, rate: Rate) -> bool:
-        try:
-            async with self._connector.client() as client:
-                return await self._strategy(client).hit(self._item(rate), key)
-        except redis_errors():
-            logger.warning("rate limiter unavailable; allowing %s", key, exc_info=True)
-            return True
+        if not self._connector.down:
+            try:
+                async with self._connector.client() as client:
+                    return await self._strategy(client).hit(self._item(rate), key)
+            except redis_errors() as exc:
+                self._connector.mark_down(exc)
+        return await self._fallback.hit(key, rate)
 
     async def test(self, key: str, rate: Rate) -> bool:
-        try:
-            async with self._connector.client() as client:
-                return await self._strategy(client).test(self._item(rate), key)
-        except redis_errors():
-            logger.warning("rate limiter unavailable; allowing %s", key, exc_info=True)
-            return True
+        if not self._connector.down:
+            try:
+                async with self._connector.client() as client:
+                    return await self._strategy(client).test(self._item(rate), key)
+            except redis_errors() as exc:
+                self._connector.mark_down(exc)
+        return await self._fallback.test(key, rate)
 
     async def reset(self) -> None:
+        await self._fallback.reset()
         async with self._connector.client() as client:
             await adelete_keys_with_prefix(client, self._prefix)
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+
+logger = logging.getLogger("chat.state")
 
 # A Redis that stopped answering must not hold an event forever: rate limits then fail open, presence
 # calls fail like any server error.
@@ -30,6 +33,11 @@ def redis_errors() -> tuple[type[BaseException], ...]:
 
 
 class RedisConnector:
+    """The pool, and whether Redis is `down`: a call that failed says so (`mark_down`), and until the
+    state layer's watcher has seen Redis answer again and published this process's presence there again
+    (chat.state.store), presence and rate limits work from this process's own memory (README, "Failure
+    modes") instead of waiting on a Redis that is not there."""
+
     def __init__(self, url: str, *, max_connections: int | None = None) -> None:
         from django.conf import settings
 
@@ -37,6 +45,15 @@ class RedisConnector:
         self.max_connections = max_connections or settings.REDIS_MAX_CONNECTIONS
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: aioredis.Redis | None = None
+        self.down = False
+
+    def mark_down(self, exc: BaseException) -> None:
+        if not self.down:
+            what = f"{exc.__class__.__name__}: {exc}"
+            logger.warning(
+                "Redis unavailable (%s): presence and rate limits are this process's own until it is back", what
+            )
+        self.down = True
 
     def _new_client(self) -> aioredis.Redis:
         # A blocking pool: when every connection is busy (a thousand sockets disconnecting at once), a
