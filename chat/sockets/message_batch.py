@@ -39,7 +39,10 @@ class GroupCommit:
     """Batches of `store_many(requests) -> results` (a service over many requests, one result or
     ApplicationError each, in order), written one after another; `what` names them in the log."""
 
+    instances: list[GroupCommit] = []  # every one made, for a graceful stop's drain_all()
+
     def __init__(self, store_many: Callable[[list], list], *, user_of: Callable, what: str) -> None:
+        GroupCommit.instances.append(self)
         self._store = sync_to_async(_as_active(store_many, user_of))
         self._what = what
         self._waiting: list[tuple[object, asyncio.Future]] = []
@@ -57,10 +60,25 @@ class GroupCommit:
             self._writer = asyncio.get_running_loop().create_task(self._write_all())
         return await future
 
+    async def drain(self) -> None:
+        """Until every batch submitted so far is written (a graceful stop)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    @classmethod
+    async def drain_all(cls) -> None:
+        """`drain()` every group commit of the process (chat_project/lifecycle.py, on SIGTERM)."""
+        await asyncio.gather(*(writer.drain() for writer in cls.instances))
+
     async def _write_all(self) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                # A request whose handler gave up before its batch began (answered `server_error` when
+                # the database hung) is not written: its client was told it failed.
+                waiting = [(request, future) for request, future in self._waiting if not future.done()]
+                batch, self._waiting = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
+                if not batch:
+                    break
                 logger.debug("writing a batch of %d %s", len(batch), self._what)
                 try:
                     results = await self._store(tuple(request for request, _ in batch))

@@ -7,18 +7,23 @@ import contextvars
 import json as stdlib_json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 
 import orjson
 import socketio
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError, connection
 
 from chat.errors import ApplicationError, Invalid, Unauthorized
 from chat.parsers import MAX_JSON_DEPTH, depth_exceeds
+from chat.sockets import backpressure
 from chat.sockets.managers import ChatManager, ChatRedisManager
 from chat.sockets.registry import ClientEvent, register_client
+from chat.sockets.shutdown import admission
 
 logger = logging.getLogger("chat.sockets")
 
@@ -134,9 +139,50 @@ class ChatSocketServer(socketio.AsyncServer):
     async def _handle_event_internal(self, server, sid, eio_sid, data, namespace, id):
         ack_requested.set(id is not None)
         disconnect_after_answer.set(False)
-        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        with admission.event():  # a graceful stop waits for the event and its answer (chat/sockets/shutdown.py)
+            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
         if disconnect_after_answer.get():
             await self.disconnect(sid, namespace=namespace)
+
+    async def _trigger_event(self, event, namespace, *args):
+        # The connect handshake is bounded and refused during a graceful stop like any event (README,
+        # "Failure modes"): it hops to the ORM's thread for the token's user.
+        if event != "connect":
+            return await super()._trigger_event(event, namespace, *args)
+        if admission.stopping:
+            raise socketio.exceptions.ConnectionRefusedError("the server is restarting")
+        # Not asyncio.wait_for: python-socketio's _trigger_event swallows the cancellation and returns
+        # None, which would accept the socket (unverified) instead of refusing it.
+        handling = asyncio.ensure_future(super()._trigger_event(event, namespace, *args))
+        done, _ = await asyncio.wait({handling}, timeout=settings.CHAT_EVENT_TIMEOUT_SECONDS)
+        if done:
+            return handling.result()
+        handling.cancel()
+        await asyncio.wait({handling})
+        sid = args[0]
+        logger.warning("connect of %s took over %ss: refused", sid, settings.CHAT_EVENT_TIMEOUT_SECONDS)
+        await self._forget_refused(sid)
+        raise socketio.exceptions.ConnectionRefusedError("server error while connecting: try again")
+
+    async def _forget_refused(self, sid: str) -> None:
+        """A connect cut short may have counted the socket in presence already: take it back out."""
+        from chat.state.store import get_state
+
+        try:
+            claimed = (await self.get_session(sid)).get("claimed_user_id")
+            if claimed is not None:
+                await asyncio.wait_for(get_state().presence.remove_socket(claimed, sid), 2)
+        except Exception:  # noqa: BLE001 - best effort; the socket is refused either way
+            logger.warning("could not take the refused socket %s out of presence", sid)
+
+    async def _handle_eio_disconnect(self, eio_sid, reason):
+        try:
+            await super()._handle_eio_disconnect(eio_sid, reason)
+        finally:
+            backpressure.session_ended(self.eio, eio_sid)  # its connection closes too, even unread
+
+    def _engineio_server_class(self):
+        return backpressure.EngineIOServer  # send queues bounded per socket
 
     async def _handle_eio_message(self, eio_sid, data):
         try:
@@ -181,6 +227,57 @@ def error_answer(exc: BaseException, event: str) -> dict:
     return ApplicationError().as_dict()
 
 
+class _TimeoutLog:
+    """One warning a second at most for events that ran out of time: a hung database times out every
+    event at once, a flooding socket thousands of its queued ones."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+        self._unsaid = 0
+
+    def note(self, event: str, sid: str) -> None:
+        now = time.monotonic()
+        if now - self._last < 1.0:
+            self._unsaid += 1
+            return
+        more = f" (and {self._unsaid} more since the last such line)" if self._unsaid else ""
+        logger.warning("%s of %s took over %ss: answered server_error%s",
+                       event, sid, settings.CHAT_EVENT_TIMEOUT_SECONDS, more)  # fmt: skip
+        self._last, self._unsaid = now, 0
+
+
+_timeouts = _TimeoutLog()
+_dropping: asyncio.Task | None = None
+
+
+def _drop_broken_connection() -> None:
+    """After a database error: one hop to the ORM's thread closes its connection if the error left it
+    unusable (PostgreSQL restarted), so that the next call connects anew. Django does this only on
+    the request signals, which socket events never send; without it every event failed on the dead
+    connection until some HTTP request came by. One such hop at a time."""
+    global _dropping
+    if _dropping is None or _dropping.done():
+        _dropping = asyncio.get_running_loop().create_task(
+            sync_to_async(_close_if_unusable)(), context=contextvars.Context()
+        )
+
+
+def _close_if_unusable() -> None:
+    if connection.connection is not None and connection.errors_occurred and not connection.in_atomic_block:
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()
+
+
+class EventTimedOut(ApplicationError):
+    """An event that did not finish within CHAT_EVENT_TIMEOUT_SECONDS (a hung database, the ORM's thread
+    stuck behind such a call): answered `server_error`. A createMessage that is answered so may still be
+    stored once the database answers; sent again with its `clientMessageId`, it is stored once."""
+
+    default_message = "The server could not answer in time: try again."
+
+
 class SessionEnded(Unauthorized):
     """The socket's identity is over (its token expired, its user was deactivated): the event is
     answered `unauthorized` and then the server disconnects the socket (CONTRACT §2)."""
@@ -218,6 +315,11 @@ def on(event: str, *, doc: ClientEvent | None = None, ordered: bool = False, pay
     `ordered=True` runs the socket's events of that kind one at a time in arrival order, so that one
     sender's messages are stored and broadcast in the order they were sent.
 
+    Every event answers within CHAT_EVENT_TIMEOUT_SECONDS, its wait for a slot included: past it the
+    handling is cancelled and the answer is `server_error` (EventTimedOut), so that a stuck database
+    call cannot leave the events queued behind it without an answer. During a graceful stop new events
+    are answered `server_error` at once (chat/sockets/shutdown.py).
+
     `doc` is the event's entry in the registry (chat/sockets/registry.py), which /docs/ and
     /api/asyncapi.json are made from; a handler without one fails tests/docs.
     """
@@ -225,6 +327,14 @@ def on(event: str, *, doc: ClientEvent | None = None, ordered: bool = False, pay
         register_client(event, doc)
 
     def decorator(fn: EventHandler):
+        async def _run(sid, payload):
+            state = await _socket_state(sid)
+            async with state.slots:
+                if ordered:
+                    async with state.order:
+                        return await fn(sid, payload)
+                return await fn(sid, payload)
+
         @wraps(fn)
         async def handler(sid, *args):
             payload = args[0] if args else None
@@ -235,13 +345,15 @@ def on(event: str, *, doc: ClientEvent | None = None, ordered: bool = False, pay
                     payload = {}
                 if not isinstance(payload, dict):
                     raise Invalid("The event payload must be an object.")
-                state = await _socket_state(sid)
-                async with state.slots:
-                    if ordered:
-                        async with state.order:
-                            return await fn(sid, payload)
-                    return await fn(sid, payload)
+                admission.refuse_if_stopping()
+                async with asyncio.timeout(settings.CHAT_EVENT_TIMEOUT_SECONDS):  # a timer, no task of its own
+                    return await _run(sid, payload)
+            except TimeoutError:
+                _timeouts.note(event, sid)
+                return await _answer_error(sid, event, EventTimedOut())
             except Exception as exc:  # noqa: BLE001 - the one place that turns every failure into an answer
+                if isinstance(exc, DatabaseError):
+                    _drop_broken_connection()
                 return await _answer_error(sid, event, exc)
 
         sio.on(event, handler)

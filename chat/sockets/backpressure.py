@@ -1,0 +1,172 @@
+"""Slow consumers (README, "Failure modes"): a client that stops reading must cost a bounded amount of
+memory, lose its session, and lose its TCP connection, without touching anybody else.
+
+Where the data piles up: each Engine.IO socket has an unbounded `asyncio.Queue` of packets that one
+writer task sends into the WebSocket. Once the peer stops reading, the kernel's buffers fill, uvicorn
+pauses the writer (its transport is above the high-water mark), and every packet for that socket (each
+broadcast to a room it is in) waits in the queue, for ever. Three things here:
+
+- `OutgoingQueue` (Engine.IO's queue, made by `EngineIOServer.create_queue`) counts the bytes it holds;
+  past CHAT_SOCKET_MAX_QUEUED_BYTES it drops what it holds and takes nothing more, and its socket is
+  closed (the Socket.IO disconnect handler runs) and its connection aborted. A single packet larger than
+  the bound alone in the queue does not count as too much: it is one answer, on its way.
+- `ConnectionGuard` (ASGI middleware) remembers each WebSocket connection's transport, so that the
+  connection can be aborted (RST). Closing is not enough: uvicorn's `transport.close()` waits to flush a
+  write buffer that a peer that does not read never empties, and the connection stayed open for ever
+  (one held 3.8 MB 290 s after its session had ended). ASGI offers no way to abort a connection; the
+  transport is reached through uvicorn's protocol object, the owner of the `send` callable (every uvicorn
+  WebSocket implementation keeps it as `transport`); without one the guard does nothing.
+- `session_ended()`: when an Engine.IO session ends for any reason (ping timeout, server disconnect,
+  overflow), its connection is aborted `CLOSE_GRACE` seconds later unless it closed by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import socket
+import struct
+from urllib.parse import parse_qs
+
+import engineio
+from django.conf import settings
+
+logger = logging.getLogger("chat.sockets")
+
+# Seconds a connection whose session ended may take to close by itself (the client reads the close
+# packet and hangs up) before it is aborted.
+CLOSE_GRACE = 2.0
+
+_closing: set[asyncio.Task] = set()  # closes under way (a task needs a reference until it is done)
+_connection: contextvars.ContextVar[Connection | None] = contextvars.ContextVar("ws_connection", default=None)
+
+
+class Connection:
+    """One WebSocket connection of uvicorn's, as far as aborting it goes."""
+
+    def __init__(self, send) -> None:
+        self._protocol = getattr(send, "__self__", None)
+        self.finished = False
+
+    def abort(self) -> None:
+        transport = getattr(self._protocol, "transport", None)
+        if transport is None or not hasattr(transport, "abort"):
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is None or sock.fileno() < 0:
+            return  # closed already
+        # A reset, not a close: a closed socket with unsent data stays in the kernel (FIN_WAIT1 behind a
+        # zero window) and the peer still sees the connection open.
+        with contextlib.suppress(OSError, ValueError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    def abort_later(self, delay: float) -> None:
+        asyncio.get_running_loop().call_later(delay, self.abort)
+
+
+class ConnectionGuard:
+    """ASGI middleware: gives each WebSocket connection's Engine.IO socket a way to abort it."""
+
+    def __init__(self, app, eio_server: engineio.AsyncServer) -> None:
+        self.app = app
+        self.eio_server = eio_server
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        connection = Connection(send)
+        token = _connection.set(connection)
+        try:
+            # A socket that began on long-polling and upgrades: its queue was made by an HTTP request.
+            eio_sid = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid") or [None])[0]
+            if eio_sid is not None:
+                eio_socket = self.eio_server.sockets.get(eio_sid)
+                if eio_socket is not None and isinstance(eio_socket.queue, OutgoingQueue):
+                    eio_socket.queue.connection = connection
+            return await self.app(scope, receive, send)
+        finally:
+            connection.finished = True
+            _connection.reset(token)
+
+
+def _size(item) -> int:
+    data = getattr(item, "data", None)
+    if isinstance(data, str | bytes):
+        return len(data)
+    return 16
+
+
+class OutgoingQueue(asyncio.Queue):
+    """Engine.IO's per-socket send queue, bounded in bytes (see the module docstring)."""
+
+    def __init__(self, server: EngineIOServer, limit: int) -> None:
+        super().__init__()
+        self.server = server
+        self.limit = limit
+        self.nbytes = 0
+        self.overflowed = False
+        self.connection = _connection.get()
+
+    def _put(self, item) -> None:
+        super()._put(item)
+        self.nbytes += _size(item)
+
+    def _get(self):
+        item = super()._get()
+        self.nbytes -= _size(item)
+        return item
+
+    def put_nowait(self, item) -> None:
+        if self.overflowed:
+            return  # its socket is being closed: nothing more is sent to it
+        super().put_nowait(item)
+        if self.nbytes > self.limit and self.qsize() > 1:
+            self._overflow()
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        dropped = self.nbytes
+        while not self.empty():
+            self.get_nowait()
+            self.task_done()
+        super().put_nowait(None)  # a writer that gets back to its queue stops
+        eio_socket = next((s for s in list(self.server.sockets.values()) if s.queue is self), None)
+        logger.warning(
+            "socket %s does not read: %d bytes waited for it (CHAT_SOCKET_MAX_QUEUED_BYTES=%d); disconnecting it",
+            getattr(eio_socket, "sid", "?"),
+            dropped,
+            self.limit,
+        )
+        if self.connection is not None:
+            self.connection.abort()
+        if eio_socket is not None:
+            loop = asyncio.get_running_loop()
+            # Its own task, in a fresh context: the disconnect handler hops to the ORM's thread, and
+            # whoever was sending here (a broadcast) may be any task.
+            task = loop.create_task(
+                eio_socket.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR),
+                context=contextvars.Context(),
+            )
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+
+class EngineIOServer(engineio.AsyncServer):
+    """Engine.IO's server, its sockets' queues bounded (`OutgoingQueue`)."""
+
+    def create_queue(self, *args, **kwargs):
+        if args or kwargs:
+            return super().create_queue(*args, **kwargs)
+        return OutgoingQueue(self, settings.CHAT_SOCKET_MAX_QUEUED_BYTES)
+
+
+def session_ended(eio_server: engineio.AsyncServer, eio_sid: str) -> None:
+    """An Engine.IO session is over: its connection is aborted unless it closes by itself soon."""
+    eio_socket = eio_server.sockets.get(eio_sid)
+    queue = getattr(eio_socket, "queue", None)
+    connection = getattr(queue, "connection", None)
+    if connection is not None:
+        connection.abort_later(CLOSE_GRACE)
