@@ -19,6 +19,7 @@ previous emit has begun, while emits to other rooms go on meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -57,6 +58,12 @@ class _Bridge:
 
     def detach(self) -> None:
         self.loop = None
+
+    async def settle(self, timeout: float) -> None:
+        """Until the emits already handed to the loop have run (a graceful stop), at most `timeout` s."""
+        await asyncio.sleep(0)  # those handed over from the ORM's thread a moment ago start first
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
 
     def _external_manager(self):
         with self._lock:
@@ -101,10 +108,15 @@ class _Bridge:
         if running is loop:
             call()
         else:
-            loop.call_soon_threadsafe(call)
+            # A fresh context, not the ORM thread's: that one is a copy of the calling task's, with
+            # asgiref's deadlock guard set, and every task spawned in it would inherit the guard; a
+            # disconnect handler run inside such a task (a ping timeout noticed by a broadcast) then
+            # failed its own hop to the ORM with "Single thread executor already being used".
+            loop.call_soon_threadsafe(call, context=contextvars.Context())
 
     def _spawn(self, factory: Callable[[], Awaitable], description: str) -> None:
-        task = self.loop.create_task(self._guard(factory, description))
+        # Each emit task in a context of its own (see `run`): nothing of its caller's leaks into it.
+        task = self.loop.create_task(self._guard(factory, description), context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -1,10 +1,17 @@
 """Start-up and shut-down of a server process (ASGI lifespan): every step, in order, in one place.
 
-Start: the garbage collector tuned, SQLite's WAL checkpoints moved off the write path (on SQLite),
+Start: the graceful stop's signal handlers in front of uvicorn's (chat/sockets/shutdown.py), the
+garbage collector tuned, SQLite's WAL checkpoints moved off the write path (on SQLite),
 the bridge from ORM threads to the loop attached, the state layer (presence, viewing, rate limits)
 opened on this loop (its one Redis connection pool), presence heartbeats (and the reaping of dead
 hosts) running, the in-process push delivery loop running.
 Shut-down undoes them in reverse order.
+
+A graceful stop (SIGTERM) runs `drain()` before uvicorn closes anything: no new events, the running
+ones finish and answer, group commit writes what it holds, the emits of those commits go out, and every
+socket is closed after its last packet (its disconnect handler runs); then uvicorn stops and the ASGI
+lifespan shutdown above runs. Pushes are rows in the outbox (notifications/): whatever the delivery loop
+did not send before the stop is sent by the next process that runs it.
 """
 
 from __future__ import annotations
@@ -13,12 +20,16 @@ import asyncio
 import gc
 import logging
 
+from django.conf import settings
+
 from chat.events import bridge
 from chat.sockets import (
     handlers,  # noqa: F401 - registers the event handlers (python-socketio's decorators)
     presence_upkeep,
 )
+from chat.sockets.message_batch import GroupCommit
 from chat.sockets.server import sio
+from chat.sockets.shutdown import GracefulStop, admission
 from chat.state.store import close_state, open_state
 from chat_project import sqlite_checkpoint
 from notifications import in_process
@@ -26,7 +37,14 @@ from notifications import in_process
 logger = logging.getLogger("chat.sockets")
 
 
+_graceful: GracefulStop | None = None
+
+
 async def startup() -> None:
+    global _graceful
+    admission.reset()
+    _graceful = GracefulStop(drain)
+    _graceful.install(asyncio.get_running_loop())
     _tune_garbage_collector()
     sqlite_checkpoint.start()
     bridge.attach(sio, asyncio.get_running_loop())
@@ -51,7 +69,38 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(700, 10, 1_000)
 
 
+async def drain() -> None:
+    """The graceful stop, within CHAT_SHUTDOWN_GRACE_SECONDS (see the module docstring)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.CHAT_SHUTDOWN_GRACE_SECONDS
+
+    def left() -> float:
+        return max(0.0, deadline - loop.time())
+
+    logger.warning("graceful stop: %d event(s) running, %d socket(s)", admission.running, len(sio.eio.sockets))
+    if not await admission.stop_and_wait(left()):
+        logger.warning("graceful stop: %d event(s) still running after the grace period", admission.running)
+    try:
+        await asyncio.wait_for(GroupCommit.drain_all(), left())
+    except TimeoutError:
+        logger.warning("graceful stop: group commit still writing after the grace period")
+    await bridge.settle(left())
+    # Engine.IO's close, not Socket.IO's disconnect: clients reconnect on their own (to another worker),
+    # as after any lost connection; each close is sent after what the socket already has queued.
+    closes = [socket.close(reason=sio.eio.reason.SERVER_DISCONNECT) for socket in list(sio.eio.sockets.values())]
+    try:
+        if closes:
+            # Bounded on its own: a client that is gone (a long-polling one that never polls again)
+            # would hold each close until the grace period ran out.
+            await asyncio.wait_for(asyncio.gather(*closes, return_exceptions=True), min(max(left(), 0.5), 2.0))
+    except TimeoutError:
+        logger.warning("graceful stop: some sockets did not take their last packets in time")
+    await asyncio.sleep(0.1)  # the writers hand their last packets to the transports
+
+
 async def shutdown() -> None:
+    if _graceful is not None:
+        _graceful.uninstall()
     for step in (in_process.stop_delivery, presence_upkeep.stop, close_state):
         try:
             await step()
