@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.utils import timezone
 from rest_framework import serializers
 
-from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, User
+from chat.models import ChatHeader, ChatMember, ChatMessage, Friendship, FriendshipStatus, User
 
 
 def iso(value: datetime | None) -> str | None:
@@ -19,6 +20,37 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def active_mute(muted_until: datetime | None, *, now: datetime | None = None) -> datetime | None:
+    """`mutedUntil` (CONTRACT §9): the end of a mute that lies ahead, else None (a mute that ended is over)."""
+    if muted_until is None or muted_until <= (now or timezone.now()):
+        return None
+    return muted_until
+
+
+REPLY_PREVIEW_LENGTH = 200
+
+
+def reply_preview(
+    *, message_id: int | None, sender_id, message_type: int, text: str, caption: str, is_deleted: bool
+) -> dict | None:
+    """MessageDto.replyTo (CONTRACT §9): the answered message, its text cut at 200 characters; once it
+    is deleted, nothing of its content."""
+    if message_id is None:
+        return None
+    if is_deleted:
+        text, caption = None, None
+    elif len(text) > REPLY_PREVIEW_LENGTH:
+        text = text[:REPLY_PREVIEW_LENGTH] + "…"
+    return {
+        "id": message_id,
+        "userId": str(sender_id),
+        "messageType": message_type,
+        "message": text,
+        "caption": caption,
+        "isDeleted": is_deleted,
+    }
 
 
 def user_brief(user: User) -> dict:
@@ -46,8 +78,12 @@ def _message(
     sender_name: str,
     sender_avatar: str,
     seq: int | None,
+    reply_to: dict | None,
 ) -> dict:
-    """MessageDto: the one place its shape is written; `message_dto` and `message_dto_from_values` feed it."""
+    """MessageDto: the one place its shape is written; `message_dto` and `message_dto_from_values` feed it.
+
+    `reactions` starts empty: the selectors that build pages fill in a page's reactions with one query
+    (chat.selectors.social.fill_reactions); a new message has none."""
     return {
         "id": message_id,
         "chatHeaderId": chat_id,
@@ -61,11 +97,28 @@ def _message(
         "isEdited": is_edited,
         "user": _user_brief(sender_id, sender_name, sender_avatar),
         "seq": seq,
+        "reactions": [],
+        "replyTo": reply_to,
     }
 
 
+def _reply_of(message: ChatMessage) -> dict | None:
+    if message.reply_to_id is None:
+        return None
+    original = message.reply_to
+    return reply_preview(
+        message_id=original.pk,
+        sender_id=original.sender_id,
+        message_type=original.message_type,
+        text=original.message,
+        caption=original.caption,
+        is_deleted=original.is_deleted,
+    )
+
+
 def message_dto(message: ChatMessage) -> dict:
-    """MessageDto of a model instance. `message.sender` should be loaded with the message (select_related)."""
+    """MessageDto of a model instance. `message.sender` (and `reply_to`, for a reply) should be loaded
+    with the message (select_related)."""
     return _message(
         message_id=message.pk,
         chat_id=message.chat_id,
@@ -80,6 +133,7 @@ def message_dto(message: ChatMessage) -> dict:
         sender_name=message.sender.name,
         sender_avatar=message.sender.avatar,
         seq=message.seq,
+        reply_to=_reply_of(message),
     )
 
 
@@ -99,6 +153,13 @@ MESSAGE_DTO_VALUES = (
     "sender__name",
     "sender__avatar",
     "seq",
+    # replyTo, joined in the same query (a LEFT JOIN on the primary key)
+    "reply_to_id",
+    "reply_to__sender_id",
+    "reply_to__message_type",
+    "reply_to__message",
+    "reply_to__caption",
+    "reply_to__is_deleted",
 )
 
 
@@ -118,11 +179,26 @@ def message_dto_from_values(row: dict) -> dict:
         sender_name=row["sender__name"],
         sender_avatar=row["sender__avatar"],
         seq=row["seq"],
+        reply_to=reply_preview(
+            message_id=row["reply_to_id"],
+            sender_id=row["reply_to__sender_id"],
+            message_type=row["reply_to__message_type"],
+            text=row["reply_to__message"],
+            caption=row["reply_to__caption"],
+            is_deleted=row["reply_to__is_deleted"],
+        ),
     )
 
 
-def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -> dict:
-    """MemberDto. `membership.user` should be loaded with the membership."""
+def last_seen(value: datetime | None, *, online: bool, hidden: bool = False) -> str | None:
+    """`lastSeen` (CONTRACT §9): when the user's last socket closed; null while online, never seen, or
+    across a block (§11)."""
+    return None if online or hidden else iso(value)
+
+
+def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str], hidden: bool = False) -> dict:
+    """MemberDto. `membership.user` should be loaded with the membership. `hidden`: the member is on
+    the other side of a block from the viewer (no presence, no last seen)."""
     user_id = str(membership.user_id)
     return {
         "userId": user_id,
@@ -133,6 +209,7 @@ def member_dto(membership: ChatMember, *, online: set[str], viewing: set[str]) -
         "lastReadMessageId": membership.last_read_message_id,
         "isAdmin": membership.is_admin,
         "lastDeliveredMessageId": membership.last_delivered_message_id,
+        "lastSeen": last_seen(membership.user.last_seen, online=user_id in online, hidden=hidden),
     }
 
 
@@ -144,8 +221,11 @@ def chat_header_dto(
     unread_count: int,
     online: set[str],
     viewing: set[str],
+    muted_until: datetime | None = None,
+    hidden: set[str] = frozenset(),
 ) -> dict:
-    """ChatHeaderDto. A one-to-one chat is named and pictured after the other user, as apps show it."""
+    """ChatHeaderDto. A one-to-one chat is named and pictured after the other user, as apps show it.
+    `muted_until`: the viewer's mute of the chat; `hidden`: members across a block from the viewer."""
     name, avatar = chat.name, chat.avatar or None
     if not chat.is_group:
         other = next((m.user for m in memberships if m.user_id != viewer.pk), None)
@@ -161,7 +241,10 @@ def chat_header_dto(
         "lastMessage": message_dto(last) if last is not None else None,
         "lastMessageTime": iso(last.creation_time) if last is not None else None,
         "unreadCount": unread_count,
-        "members": [member_dto(m, online=online, viewing=viewing) for m in memberships],
+        "members": [
+            member_dto(m, online=online, viewing=viewing, hidden=str(m.user_id) in hidden) for m in memberships
+        ],
+        "mutedUntil": iso(active_mute(muted_until)),
     }
 
 
@@ -222,7 +305,9 @@ def client_status_event(*, user_id, client_type: str, active: bool) -> dict:
     return {"userId": str(user_id), "clientType": client_type, "activeNow": active}
 
 
-def friend_dto(*, user_id, name: str, avatar: str, is_online: bool, chat_id: int | None) -> dict:
+def friend_dto(
+    *, user_id, name: str, avatar: str, is_online: bool, chat_id: int | None, seen: datetime | None = None
+) -> dict:
     """An item of `getMyFriendships`."""
     return {
         "userId": str(user_id),
@@ -230,6 +315,7 @@ def friend_dto(*, user_id, name: str, avatar: str, is_online: bool, chat_id: int
         "avatar": avatar or None,
         "isOnline": is_online,
         "chatHeaderId": chat_id,
+        "lastSeen": last_seen(seen, online=is_online),
     }
 
 
@@ -245,6 +331,8 @@ def direct_chat_dto(
     is_online: bool,
     unread_count: int,
     friendship_status: int | None,
+    muted_until: datetime | None = None,
+    other_last_seen: datetime | None = None,
 ) -> dict:
     """An item of `getMyChats`: a one-to-one chat seen from one side, named after the other user."""
     return {
@@ -258,6 +346,8 @@ def direct_chat_dto(
         "isOnline": is_online,
         "unreadCount": unread_count,
         "friendshipStatus": friendship_status,
+        "mutedUntil": iso(active_mute(muted_until)),
+        "lastSeen": last_seen(other_last_seen, online=is_online, hidden=friendship_status == FriendshipStatus.BLOCKED),
     }
 
 
@@ -297,6 +387,21 @@ class UserBriefDto(serializers.Serializer):
     avatar = serializers.CharField(allow_null=True)
 
 
+class ReactionDto(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField(min_value=1)
+    userIds = serializers.ListField(child=serializers.UUIDField(), help_text="at most 20, earliest first")
+
+
+class ReplyPreviewDto(serializers.Serializer):
+    id = serializers.IntegerField()
+    userId = serializers.UUIDField()
+    messageType = serializers.IntegerField(min_value=0, max_value=4)
+    message = serializers.CharField(allow_null=True, help_text="cut at 200 characters; null once deleted")
+    caption = serializers.CharField(allow_null=True, allow_blank=True, help_text="null once deleted")
+    isDeleted = serializers.BooleanField()
+
+
 class MessageDto(serializers.Serializer):
     id = serializers.IntegerField()
     chatHeaderId = serializers.IntegerField()
@@ -312,6 +417,8 @@ class MessageDto(serializers.Serializer):
     seq = serializers.IntegerField(
         allow_null=True, help_text="the change feed's position of the message's latest change (null: older)"
     )
+    reactions = ReactionDto(many=True, help_text="most used first")
+    replyTo = ReplyPreviewDto(allow_null=True, help_text="the message this one answers")
 
 
 class MemberDto(serializers.Serializer):
@@ -323,6 +430,9 @@ class MemberDto(serializers.Serializer):
     lastReadMessageId = serializers.IntegerField(allow_null=True)
     isAdmin = serializers.BooleanField()
     lastDeliveredMessageId = serializers.IntegerField(allow_null=True)
+    lastSeen = serializers.DateTimeField(
+        allow_null=True, help_text="when their last socket closed; null while online, never seen, or across a block"
+    )
 
 
 class ChatHeaderDto(serializers.Serializer):
@@ -337,6 +447,9 @@ class ChatHeaderDto(serializers.Serializer):
     lastMessageTime = serializers.DateTimeField(allow_null=True)
     unreadCount = serializers.IntegerField()
     members = MemberDto(many=True)
+    mutedUntil = serializers.DateTimeField(
+        allow_null=True, help_text="the caller's mute of the chat; 9999-12-31T23:59:59Z: until unmuted"
+    )
 
 
 class FriendshipDto(serializers.Serializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
@@ -107,6 +108,10 @@ class ChatHeader(models.Model):
         return self.chat_type == ChatType.GROUP
 
 
+# `ChatMember.muted_until` of a mute "until unmuted" (CONTRACT §9): the wire shows 9999-12-31T23:59:59Z.
+MUTED_FOREVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 class ChatMember(models.Model):
     chat = models.ForeignKey(ChatHeader, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="memberships")
@@ -134,6 +139,9 @@ class ChatMember(models.Model):
     # The change feed's position of this membership's start: `sync` shows the member the chat's changes
     # from here on, never those from before (a member removed and added again misses the time between).
     joined_seq = models.BigIntegerField(default=0, editable=False)
+    # Muted (CONTRACT §9): no message pushes to this member while it lies ahead; an end in the past is
+    # simply over, so no job ever clears it. "Until unmuted" is MUTED_FOREVER.
+    muted_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["chat", "user"], name="chatmember_unique_chat_user")]
@@ -165,6 +173,11 @@ class ChatMessage(models.Model):
     deletion_time = models.DateTimeField(null=True, blank=True)
     # The change feed's position of the message's latest change (created, edited, restored): MessageDto.seq.
     seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The message this one answers (CONTRACT §9 `replyTo`), always of the same chat. SET_NULL: a purged
+    # original leaves the reply without its preview (a deleted one is still shown, as deleted).
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, db_index=False, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -183,10 +196,31 @@ class ChatMessage(models.Model):
             # chats (CONTRACT §11). Partial: text is never looked up this way, and may be too long for
             # a B-tree entry. A query must repeat `message_type > 0` for the index to be used.
             models.Index(fields=["message"], condition=Q(message_type__gt=0), name="chatmessage_media_path_idx"),
+            # The purge's SET_NULL of replies to a purged message; only replies are in it.
+            models.Index(fields=["reply_to"], condition=Q(reply_to__isnull=False), name="chatmessage_reply_to_idx"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} in {self.chat_id}"
+
+
+class Reaction(models.Model):
+    """One emoji of one user on one message (CONTRACT §9 `reactMessage`): a row per (message, user, emoji)."""
+
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, db_index=False, related_name="reactions")
+    user = models.ForeignKey("chat.User", on_delete=models.CASCADE, db_index=False, related_name="+")
+    emoji = models.CharField(max_length=64)
+    creation_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Also the index of a page's reactions: WHERE message_id IN (...).
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_unique_message_user_emoji")
+        ]
+        indexes = [models.Index(fields=["user"], name="reaction_user_idx")]  # a deleted user's cascade
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on #{self.message_id}"
 
 
 class FriendshipStatus(models.IntegerChoices):

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import ngettext
 
-from notifications.models import Device, Push
+from notifications.models import Device, NotificationSettings, Push
 from notifications.services import push_retry
 
 
@@ -10,6 +10,16 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "platform", "creation_time", "last_seen_time"]
     list_filter = ["platform"]
     search_fields = ["user__name", "token"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(NotificationSettings)
+class NotificationSettingsAdmin(admin.ModelAdmin):
+    """Users' do-not-disturb (CONTRACT §9); a time in the past is simply over."""
+
+    list_display = ["user", "do_not_disturb_until"]
+    search_fields = ["user__name"]
+    list_select_related = ["user"]
     raw_id_fields = ["user"]
 
 

@@ -12,8 +12,9 @@ from chat.api.views import parsed
 from chat.errors import success_envelope
 from chat.validation import StrictCharField
 from notifications.devices import MAX_TOKEN_LENGTH, device_delete, device_register
-from notifications.dtos import DeviceDto, device_dto
+from notifications.dtos import DeviceDto, NotificationSettingsDto, device_dto, notification_settings_dto
 from notifications.models import Platform
+from notifications.preferences import notification_settings_get, notification_settings_update
 
 
 class DeviceInput(serializers.Serializer):
@@ -52,3 +53,37 @@ class DeviceDetailView(APIView):
     def delete(self, request, token: str):
         device_delete(user=request.user, token=token)
         return Response(success_envelope(None))
+
+
+class NotificationSettingsInput(serializers.Serializer):
+    doNotDisturbUntil = serializers.DateTimeField(allow_null=True)
+
+
+SettingsEnvelope = envelope("NotificationSettingsResponse", NotificationSettingsDto())
+
+
+class NotificationSettingsView(APIView):
+    @extend_schema(
+        operation_id="getNotificationSettings",
+        summary="The caller's push settings (do-not-disturb)",
+        request=None,
+        responses={200: SettingsEnvelope, **ERRORS},
+        tags=["devices"],
+    )
+    def get(self, request):
+        until = notification_settings_get(user=request.user)
+        return Response(success_envelope(notification_settings_dto(do_not_disturb_until=until)))
+
+    @extend_schema(
+        operation_id="putNotificationSettings",
+        summary="Set the caller's do-not-disturb",
+        description="While `doNotDisturbUntil` lies ahead the caller gets no message pushes at all (read-clear "
+        "pushes still go). null, or a time in the past, turns it off. A time without an offset is UTC.",
+        request=NotificationSettingsInput,
+        responses={200: SettingsEnvelope, **ERRORS},
+        tags=["devices"],
+    )
+    def put(self, request):
+        data = parsed(NotificationSettingsInput, request.data)
+        until = notification_settings_update(user=request.user, do_not_disturb_until=data["doNotDisturbUntil"])
+        return Response(success_envelope(notification_settings_dto(do_not_disturb_until=until)))

@@ -17,3 +17,14 @@ class DeviceDto(serializers.Serializer):
     token = serializers.CharField()
     platform = serializers.ChoiceField(choices=Platform.values)
     creationTime = serializers.DateTimeField()
+
+
+def notification_settings_dto(*, do_not_disturb_until) -> dict:
+    """`{doNotDisturbUntil}`: null when it is off (or over)."""
+    return {"doNotDisturbUntil": iso(do_not_disturb_until)}
+
+
+class NotificationSettingsDto(serializers.Serializer):
+    doNotDisturbUntil = serializers.DateTimeField(
+        allow_null=True, help_text="no message pushes at all until then; null: off"
+    )

@@ -83,3 +83,19 @@ class Push(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} push #{self.pk} to {self.user_id} ({self.state})"
+
+
+class NotificationSettings(models.Model):
+    """A user's push settings (CONTRACT §9 `/api/notifications/settings`); no row: the defaults."""
+
+    user = models.OneToOneField(
+        "chat.User", primary_key=True, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    # No message pushes at all while it lies ahead; one in the past is simply over.
+    do_not_disturb_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "notification settings"
+
+    def __str__(self) -> str:
+        return f"notification settings of {self.user_id}"

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, User, direct_pair_key
 from notifications import content
-from notifications.models import Device, Push, PushKind, PushState
+from notifications.models import Device, NotificationSettings, Push, PushKind, PushState
 
 logger = logging.getLogger("notifications")
 
@@ -60,27 +60,33 @@ def messages_created(*, stored: list[tuple[ChatMessage, frozenset[str]]]) -> Non
 
 @cache
 def _member_devices_sql() -> str:
-    device, member, user = Device._meta, ChatMember._meta, User._meta
+    device, member, user, prefs = Device._meta, ChatMember._meta, User._meta, NotificationSettings._meta
     q = connection.ops.quote_name
     return (
         f"SELECT m.{q('chat_id')}, d.{q('id')}, d.{q('user_id')}, d.{q('token')}, d.{q('platform')}"
         f" FROM {q(device.db_table)} d"
         f" INNER JOIN {q(member.db_table)} m ON m.{q('user_id')} = d.{q('user_id')}"
         f" INNER JOIN {q(user.db_table)} u ON u.{q('id')} = d.{q('user_id')}"
+        f" LEFT JOIN {q(prefs.db_table)} s ON s.{q('user_id')} = d.{q('user_id')}"
         f" WHERE m.{q('chat_id')} IN ({{chats}}) AND u.{q('is_active')} = %s"
+        f" AND (m.{q('muted_until')} IS NULL OR m.{q('muted_until')} <= %s)"
+        f" AND (s.{q('do_not_disturb_until')} IS NULL OR s.{q('do_not_disturb_until')} <= %s)"
     )
 
 
 def _member_devices(*, chat_ids: set[int]) -> dict[int, list[Device]]:
-    """The devices of the active members of each chat (the sender's own are left out per message).
+    """The devices of the active members of each chat that may get a message push now: not while
+    they muted the chat, nor during their do-not-disturb (CONTRACT §9; both simply end: a time in
+    the past is no mute). The sender's own are left out per message.
 
     Hand-written because it runs inside every createMessage batch: the ORM spent ~0.3 ms building the
-    join for a query that runs in ~0.02 ms.
+    join for a query that runs in ~0.02 ms. Mute and do-not-disturb cost no query of their own.
     """
     ids = sorted(chat_ids)
     sql = _member_devices_sql().format(chats=", ".join(["%s"] * len(ids)))
+    now = ChatMember._meta.get_field("muted_until").get_db_prep_value(timezone.now(), connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, True])
+        cursor.execute(sql, [*ids, True, now, now])
         rows = cursor.fetchall()
     user_field = Device._meta.get_field("user").target_field
     devices: dict[int, list[Device]] = {}

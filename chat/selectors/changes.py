@@ -21,6 +21,7 @@ from django.utils import timezone
 from chat import dtos
 from chat.models import Change, ChangeCounter, ChangeKind, ChatMember, ChatMessage, Friendship, FriendshipStatus, User
 from chat.selectors.chats import chat_headers_with_hidden
+from chat.selectors.social import fill_reactions
 from chat.state.reads import PresenceNeeds, WithPresence
 
 DEFAULT_SYNC_LIMIT = 200
@@ -89,6 +90,7 @@ def _render(user: User, rows: list[tuple]) -> tuple[list[dict], PresenceNeeds]:
     if message_ids:
         found = ChatMessage.objects.filter(pk__in=message_ids, is_deleted=False).values(*dtos.MESSAGE_DTO_VALUES)
         messages = {row["id"]: dtos.message_dto_from_values(row) for row in found}
+        fill_reactions(messages.values())
     hidden: set[str] = set()
     if any(kind in _ABOUT_A_MEMBER for _, kind, *_ in rows):
         hidden = _blocked_with(user)

@@ -17,6 +17,7 @@ from chat.models import (
     User,
     direct_pair_key,
 )
+from chat.selectors.social import fill_reactions
 from chat.state.reads import PresenceNeeds, WithPresence
 from chat.validation import parse_user_id
 
@@ -99,13 +100,16 @@ def unread_count_subquery(member_ref: str = "") -> Subquery:
     return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
 
 
-def chat_header_dtos(*, viewer: User, chat_ids: list[int]) -> WithPresence[list[dict]]:
+def chat_header_dtos(*, viewer: User, chat_ids: list[int], reactions: bool = True) -> WithPresence[list[dict]]:
     """ChatHeaderDtos for `chat_ids` (in that order) as `viewer` sees them, in a fixed number of queries;
-    their members' presence is filled in by `chat.state.reads.with_presence`."""
-    return chat_headers_with_hidden(viewer=viewer, chat_ids=chat_ids)[0]
+    their members' presence is filled in by `chat.state.reads.with_presence`. `reactions=False`: the
+    last messages' reactions are left for the caller to fill in (with its other messages, one query)."""
+    return chat_headers_with_hidden(viewer=viewer, chat_ids=chat_ids, reactions=reactions)[0]
 
 
-def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[WithPresence[list[dict]], set[str]]:
+def chat_headers_with_hidden(
+    *, viewer: User, chat_ids: list[int], reactions: bool = True
+) -> tuple[WithPresence[list[dict]], set[str]]:
     """`chat_header_dtos`, plus the members of those chats on the other side of a block from `viewer`.
 
     Across a block a member is never online or viewing (CONTRACT §11): their presence is not even
@@ -122,7 +126,7 @@ def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[With
     memberships = (
         ChatMember.objects.filter(user_id=viewer.pk, chat_id__in=chat_ids)
         .annotate(unread=unread_count_subquery())
-        .select_related("chat", "chat__last_message", "chat__last_message__sender")
+        .select_related("chat", "chat__last_message", "chat__last_message__sender", "chat__last_message__reply_to")
         .prefetch_related(Prefetch("chat__memberships", queryset=members, to_attr="all_members"))
     )
     by_chat = {m.chat_id: m for m in memberships}
@@ -141,14 +145,25 @@ def chat_headers_with_hidden(*, viewer: User, chat_ids: list[int]) -> tuple[With
                 unread_count=m.unread,
                 online=set(),
                 viewing=set(),
+                muted_until=m.muted_until,
+                hidden=hidden,
             )
         )
+    if reactions:
+        fill_reactions(header["lastMessage"] for header in result)
 
     def fill(snapshot) -> None:
         for header in result:
             viewing = snapshot.viewers(header["id"]) - hidden
             for item, membership in zip(header["members"], by_chat[header["id"]].chat.all_members, strict=True):
-                item.update(dtos.member_dto(membership, online=snapshot.online, viewing=viewing))
+                item.update(
+                    dtos.member_dto(
+                        membership,
+                        online=snapshot.online,
+                        viewing=viewing,
+                        hidden=str(membership.user_id) in hidden,
+                    )
+                )
 
     needs = PresenceNeeds()
     needs.ask(fill, user_ids=member_ids - hidden, chat_ids=by_chat)

@@ -16,6 +16,7 @@ from chat import dtos
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
 from chat.selectors.chats import chat_header_dtos, friendship_statuses, unread_count_subquery
 from chat.selectors.messages import newest_visible_id
+from chat.selectors.social import fill_reactions
 from chat.state.reads import PresenceNeeds, WithPresence
 
 NEW_MESSAGES_MAX = 100
@@ -27,7 +28,8 @@ def chat_headers_page(*, user: User, skip: int, limit: int, rooms: dict[int, int
 
     `rooms` maps chat ids to the last message id the client has; those of them on this page carry
     `newMessages` (see `new_messages_by_chat`). Rooms the user is not a member of, or that are not on
-    this page, are ignored: a client with a stale list still gets its answer. Five queries.
+    this page, are ignored: a client with a stale list still gets its answer. Six queries (the last:
+    the reactions of every last message and new message on the page).
     """
     mine = ChatMember.objects.filter(user_id=user.pk)
     total = mine.count()
@@ -38,15 +40,18 @@ def chat_headers_page(*, user: User, skip: int, limit: int, rooms: dict[int, int
                 skip : skip + limit
             ]
         )
-    headers = chat_header_dtos(viewer=user, chat_ids=chat_ids)
+    headers = chat_header_dtos(viewer=user, chat_ids=chat_ids, reactions=False)
     items = headers.value
     on_page = set(chat_ids)
     cursors = {chat_id: last for chat_id, last in (rooms or {}).items() if chat_id in on_page}
+    shown = [item["lastMessage"] for item in items]
     if cursors:
         new = new_messages_by_chat(cursors=cursors)
         for item in items:
             if item["id"] in cursors:
                 item["newMessages"] = new.get(item["id"], [])
+                shown += item["newMessages"]
+    fill_reactions(shown)
     return WithPresence({"items": items, "totalCount": total}, headers.needs)
 
 
@@ -57,7 +62,8 @@ def new_messages_by_chat(*, cursors: dict[int, int], limit: int = NEW_MESSAGES_M
     message after the cursor, found by a correlated subquery that walks the (chat, id) index for at
     most `limit` rows; so a client that was away for a million messages costs 100 rows per chat, not a
     million (a ROW_NUMBER window would number every row after the cursor first). A client continues
-    with the last id it received when a chat gives it exactly `limit` messages.
+    with the last id it received when a chat gives it exactly `limit` messages. Their `reactions` are
+    left empty for the caller to fill in (`fill_reactions`, with its other messages).
     """
     if not cursors:
         return {}
@@ -68,7 +74,7 @@ def new_messages_by_chat(*, cursors: dict[int, int], limit: int = NEW_MESSAGES_M
         conditions.append(Q(chat_id=chat_id, id__gt=last_id, id__lte=bound))
     messages = (
         ChatMessage.objects.filter(reduce(or_, conditions), is_deleted=False)
-        .select_related("sender")
+        .select_related("sender", "reply_to")
         .order_by("chat_id", "id")
     )
     result: dict[int, list[dict]] = {}
@@ -93,11 +99,11 @@ def direct_chats_for_user(*, user: User) -> WithPresence[list[dict]]:
             last_id=Subquery(newest_visible_id(OuterRef("chat_id"))),
             unread=unread_count_subquery(),
         )
-        .values("chat_id", "chat__creation_time", "other_id", "last_id", "unread")
+        .values("chat_id", "chat__creation_time", "muted_until", "other_id", "last_id", "unread")
     )
     rows = [row for row in rows if row["other_id"] is not None]  # the other user's account was deleted
     other_ids = {row["other_id"] for row in rows}
-    users = {u["id"]: u for u in User.objects.filter(pk__in=other_ids).values("id", "name", "avatar")}
+    users = {u["id"]: u for u in User.objects.filter(pk__in=other_ids).values("id", "name", "avatar", "last_seen")}
     last_ids = [row["last_id"] for row in rows if row["last_id"] is not None]
     messages = {
         m["id"]: m for m in ChatMessage.objects.filter(pk__in=last_ids).values("id", "message", "creation_time")
@@ -124,6 +130,8 @@ def direct_chats_for_user(*, user: User) -> WithPresence[list[dict]]:
             "creation_time": row["chat__creation_time"],
             "unread_count": row["unread"],
             "friendship_status": statuses.get(str(other["id"])),
+            "muted_until": row["muted_until"],
+            "other_last_seen": other["last_seen"],
         }
         items.append((dtos.direct_chat_dto(**fields, is_online=False), fields))
 
@@ -152,27 +160,34 @@ def friends_for_user(*, user: User) -> WithPresence[list[dict]]:
             "chat_id",
             req_name=F("requester__name"),
             req_avatar=F("requester__avatar"),
+            req_seen=F("requester__last_seen"),
             add_name=F("addressee__name"),
             add_avatar=F("addressee__avatar"),
+            add_seen=F("addressee__last_seen"),
         )
     )
     friends = []
     for row in rows:
         if row["requester_id"] == user.pk:
-            friends.append((row["addressee_id"], row["add_name"], row["add_avatar"], row["chat_id"]))
+            friends.append((row["addressee_id"], row["add_name"], row["add_avatar"], row["chat_id"], row["add_seen"]))
         else:
-            friends.append((row["requester_id"], row["req_name"], row["req_avatar"], row["chat_id"]))
+            friends.append((row["requester_id"], row["req_name"], row["req_avatar"], row["chat_id"], row["req_seen"]))
     friends.sort(key=lambda f: (f[1].casefold(), str(f[0])))
     items = [
-        dtos.friend_dto(user_id=uid, name=name, avatar=avatar, is_online=False, chat_id=chat_id)
-        for uid, name, avatar, chat_id in friends
+        dtos.friend_dto(user_id=uid, name=name, avatar=avatar, is_online=False, chat_id=chat_id, seen=seen)
+        for uid, name, avatar, chat_id, seen in friends
     ]
 
     def fill(snapshot) -> None:
-        for item, (uid, name, avatar, chat_id) in zip(items, friends, strict=True):
+        for item, (uid, name, avatar, chat_id, seen) in zip(items, friends, strict=True):
             item.update(
                 dtos.friend_dto(
-                    user_id=uid, name=name, avatar=avatar, is_online=str(uid) in snapshot.online, chat_id=chat_id
+                    user_id=uid,
+                    name=name,
+                    avatar=avatar,
+                    is_online=str(uid) in snapshot.online,
+                    chat_id=chat_id,
+                    seen=seen,
                 )
             )
 

@@ -9,6 +9,7 @@ from django.db import connection
 from chat import dtos
 from chat.errors import Forbidden
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
+from chat.selectors.social import fill_reactions
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -107,9 +108,9 @@ def message_page(
     fast however deep the page); `skip` then skips within that. `limit` is clamped to 0..100. Deleted
     messages never appear. `totalCount` counts the chat's visible messages whatever the cursor.
 
-    Two plain queries whatever the page size: the membership with the chat's kept message count
+    Three plain queries whatever the page size: the membership with the chat's kept message count
     (`ChatHeader.message_count`; counting rows took 54 ms on a 200,000-message chat), then the page
-    with its senders joined.
+    with its senders and the messages it answers joined, then the page's reactions.
     """
     limit = max(0, min(int(limit), MAX_PAGE_SIZE))
     skip = max(0, int(skip))
@@ -126,4 +127,6 @@ def message_page(
     if before_id is not None:
         page = page.filter(id__lt=before_id)
     rows = page.order_by("-id").values(*dtos.MESSAGE_DTO_VALUES)[skip : skip + limit]
-    return {"items": [dtos.message_dto_from_values(row) for row in rows], "totalCount": total}
+    items = [dtos.message_dto_from_values(row) for row in rows]
+    fill_reactions(items)
+    return {"items": items, "totalCount": total}

@@ -38,6 +38,8 @@ MESSAGE_EXAMPLE = {
     "isEdited": False,
     "user": _USER,
     "seq": 1201,
+    "reactions": [{"emoji": "👍", "count": 1, "userIds": [BOB]}],
+    "replyTo": None,
 }
 _MEMBER_EXAMPLE = {
     "userId": BOB,
@@ -48,6 +50,7 @@ _MEMBER_EXAMPLE = {
     "lastReadMessageId": 41,
     "isAdmin": False,
     "lastDeliveredMessageId": 42,
+    "lastSeen": None,
 }
 _HEADER_EXAMPLE = {
     "id": 7,
@@ -59,6 +62,7 @@ _HEADER_EXAMPLE = {
     "lastMessageTime": "2026-12-01T17:30:00.000Z",
     "unreadCount": 0,
     "members": [_MEMBER_EXAMPLE],
+    "mutedUntil": None,
 }
 
 _ID = {"type": "integer", "minimum": 1}
@@ -109,6 +113,7 @@ FRIEND = component(
         avatar=nullable({"type": "string"}),
         isOnline={"type": "boolean"},
         chatHeaderId=nullable(_ID),
+        lastSeen=nullable({**_TIME, "description": "when their last socket closed; null while online or never seen"}),
     ),
 )
 DIRECT_CHAT = component(
@@ -124,6 +129,8 @@ DIRECT_CHAT = component(
         isOnline={"type": "boolean"},
         unreadCount={"type": "integer", "minimum": 0},
         friendshipStatus=nullable(_FRIENDSHIP_STATUS),
+        mutedUntil=nullable({**_TIME, "description": "the caller's mute; 9999-12-31T23:59:59Z: until unmuted"}),
+        lastSeen=nullable({**_TIME, "description": "the other user's; null while online, never seen, or blocked"}),
     ),
 )
 MESSAGE_READ = component(
@@ -250,7 +257,7 @@ GET_MY_FRIENDSHIPS = ClientEvent(
     payload=rp.TokenOnlyPayload,
     ack=array(FRIEND),
     example={},
-    ack_example=[{"userId": BOB, "name": "Bob", "avatar": None, "isOnline": True, "chatHeaderId": 7}],
+    ack_example=[{"userId": BOB, "name": "Bob", "avatar": None, "isOnline": True, "chatHeaderId": 7, "lastSeen": None}],
 )
 GET_MY_CHATS = ClientEvent(
     summary="The user's one-to-one chats, most recent message first.",
@@ -269,6 +276,8 @@ GET_MY_CHATS = ClientEvent(
             "isOnline": True,
             "unreadCount": 0,
             "friendshipStatus": 1,
+            "mutedUntil": None,
+            "lastSeen": None,
         }
     ],
 )

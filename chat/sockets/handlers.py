@@ -6,4 +6,5 @@ from chat.sockets import (
     feed_handlers,  # noqa: F401
     message_handlers,  # noqa: F401
     room_handlers,  # noqa: F401
+    social_handlers,  # noqa: F401
 )

@@ -51,6 +51,7 @@ async def test_additions_announce_and_removals_silence(chat_server, clients, mak
         "lastReadMessageId": None,
         "isAdmin": False,
         "lastDeliveredMessageId": None,
+        "lastSeen": None,
         "chatHeaderId": gid,
     }
 

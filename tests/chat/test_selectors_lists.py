@@ -13,7 +13,7 @@ from tests.sockets.rooms_support import befriend, delete_message, direct_chat, g
 pytestmark = pytest.mark.django_db
 
 # One bound per selector, the same for 1 and for 50 of everything.
-HEADERS_QUERIES = 5  # count, page ids, memberships + unread, members, newMessages
+HEADERS_QUERIES = 6  # count, page ids, memberships + unread, members, newMessages, their reactions
 DIRECT_CHATS_QUERIES = 4  # rows, users, last messages, friendships
 FRIENDS_QUERIES = 1
 

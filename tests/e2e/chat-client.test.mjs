@@ -27,8 +27,8 @@ const joinWithUser = (client, otherUserId) =>
 
 const MESSAGE_DTO_KEYS = [
   'caption', 'chatHeaderId', 'clientMessageId', 'creationTime', 'id', 'isEdited', 'lastModificationTime',
-  'message', 'messageType', 'seq', 'user', 'userId',
-].sort(); // seq: CONTRACT §9, the change feed's position of the message's latest change
+  'message', 'messageType', 'reactions', 'replyTo', 'seq', 'user', 'userId',
+].sort(); // seq, reactions, replyTo: CONTRACT §9
 
 /** Make `a` and `b` accepted friends through the REST API; false when that API is not there. */
 async function befriend(a, b) {

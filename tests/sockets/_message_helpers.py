@@ -24,6 +24,8 @@ MESSAGE_DTO_KEYS = {
     "isEdited",
     "user",
     "seq",  # CONTRACT §9: the change feed's position of its latest change
+    "reactions",  # CONTRACT §9: [{emoji, count, userIds}]
+    "replyTo",  # CONTRACT §9: null or the answered message's preview
 }
 
 
@@ -79,6 +81,11 @@ def assert_message_dto(dto: dict) -> None:
     assert isinstance(dto["seq"], int) and dto["seq"] > 0
     assert set(dto["user"]) == {"id", "name", "avatar"}
     assert dto["user"]["id"] == dto["userId"]
+    assert isinstance(dto["reactions"], list)
+    for reaction in dto["reactions"]:
+        assert set(reaction) == {"emoji", "count", "userIds"} and reaction["count"] >= len(reaction["userIds"]) > 0
+    reply = dto["replyTo"]
+    assert reply is None or set(reply) == {"id", "userId", "messageType", "message", "caption", "isDeleted"}
 
 
 async def make_scene(clients, make_user) -> SimpleNamespace:

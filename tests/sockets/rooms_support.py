@@ -21,6 +21,7 @@ MEMBER_KEYS = {
     "lastReadMessageId",
     "isAdmin",
     "lastDeliveredMessageId",  # CONTRACT §9
+    "lastSeen",  # CONTRACT §9
 }
 MESSAGE_KEYS = MESSAGE_DTO_KEYS
 HEADER_KEYS = {
@@ -33,6 +34,7 @@ HEADER_KEYS = {
     "lastMessageTime",
     "unreadCount",
     "members",
+    "mutedUntil",  # CONTRACT §9
 }
 
 

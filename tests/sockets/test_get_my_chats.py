@@ -26,6 +26,8 @@ ITEM_KEYS = {
     "isOnline",
     "unreadCount",
     "friendshipStatus",
+    "mutedUntil",  # CONTRACT §9
+    "lastSeen",  # CONTRACT §9
 }
 
 

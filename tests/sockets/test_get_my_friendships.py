@@ -24,13 +24,21 @@ async def test_accepted_friends_only_by_name_with_their_chat(clients, make_user)
     a = await clients(alice)
     friends = await a.call("getMyFriendships", {"accessToken": issue_token(alice.pk)})
     assert friends == [
-        {"userId": str(bob.pk), "name": "Bob", "avatar": None, "isOnline": False, "chatHeaderId": None},
+        {
+            "userId": str(bob.pk),
+            "name": "Bob",
+            "avatar": None,
+            "isOnline": False,
+            "chatHeaderId": None,
+            "lastSeen": None,  # never connected
+        },
         {
             "userId": str(zoe.pk),
             "name": "zoe",
             "avatar": "https://example.com/z.png",
             "isOnline": True,
             "chatHeaderId": chat_id,
+            "lastSeen": None,  # online
         },
     ]
     assert z.sio.connected

@@ -51,6 +51,7 @@ async def test_join_by_chat_id_answers_the_full_ack(clients, make_user):
         "lastReadMessageId": None,
         "isAdmin": False,
         "lastDeliveredMessageId": None,
+        "lastSeen": None,
     }
     bob_member = next(m for m in ack["members"] if m["userId"] == str(bob.pk))
     assert bob_member["isOnline"] is False and bob_member["isViewingChat"] is False
