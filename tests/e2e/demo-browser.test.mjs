@@ -1,8 +1,9 @@
 // /demo/ in headless Chromium (Debian's chromium, driven by playwright-core, pinned in package-lock.json):
 // two browser contexts log in as two demo users and chat. A message typed in one appears in the other, the
-// typing indicator shows, the read receipt comes back, an uploaded image shows as an image. A screenshot of
-// each side is saved under test-results/demo-browser/ (E2E_OUTPUT_DIR to put it elsewhere). Skipped, with
-// the reason, only where there is no Chromium (`make chromium` installs it as root).
+// typing indicator shows, the read receipt comes back, an uploaded image shows as an image, an edit and a
+// delete reach the other side. A screenshot of each side is saved under test-results/demo-browser/
+// (E2E_OUTPUT_DIR to put it elsewhere). Skipped, with the reason, only where there is no Chromium
+// (`make chromium` installs it as root).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,7 +73,7 @@ async function openChatNamed(page, name) {
   await page.getByTestId('text').waitFor();
 }
 
-test('two demo users chat in Chromium: text, typing, read receipt, image', { skip, timeout: 60_000 }, async (t) => {
+test('two demo users chat in Chromium: text, typing, read receipt, image, edit, delete', { skip, timeout: 60_000 }, async (t) => {
   if ((await fetch(`${server.url}/demo/`)).status === 404) {
     t.skip('the server under test has the demo off (CHAT_DEMO_ENABLED)'); // only with CHAT_E2E_URL
     return;
@@ -111,6 +112,15 @@ test('two demo users chat in Chromium: text, typing, read receipt, image', { ski
     return last && last.complete && last.naturalWidth > 0;
   });
   assert.match(await image.getAttribute('src'), /^\/uploads\/chat-messages\/.+\.webp$/);
+
+  // An edit and a delete reach the other side too.
+  alice.page.once('dialog', (dialog) => dialog.accept('Hello from Chromium, edited'));
+  await sent.locator('[data-testid^="edit-"]').click();
+  await bob.page.locator('#messages li', { hasText: 'Hello from Chromium, edited' }).locator('.meta', { hasText: 'edited' }).waitFor();
+  const first = bob.page.locator('#messages li', { hasText: 'Hi Bob!' });
+  await first.waitFor();
+  await alice.page.locator('#messages li.mine', { hasText: 'Hi Bob!' }).locator('[data-testid^="delete-"]').click();
+  await first.waitFor({ state: 'detached' });
 
   mkdirSync(OUTPUT, { recursive: true });
   await alice.page.screenshot({ path: join(OUTPUT, 'alice.png') });
