@@ -228,3 +228,25 @@ def test_a_chat_page_shows_its_members_read_marks_as_ids(moderator_client, demo)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Last read message id" in html and 'name="memberships-0-last_read_message"' not in html
+
+
+@pytest.mark.redis
+def test_users_online_counts_every_worker_through_redis(redis_url, monkeypatch):
+    """Two workers' sockets in one Redis: the dashboard, on either, counts the users of both."""
+    from types import SimpleNamespace
+
+    from asgiref.sync import async_to_sync
+
+    from chat.state.presence import RedisPresence
+    from chat_project import dashboard as dash
+
+    one, two = (RedisPresence(redis_url, prefix="test-dashboard", host_id=h) for h in ("one", "two"))
+    async_to_sync(one.add_socket)("u1", "s1", "web")
+    async_to_sync(one.add_socket)("u1", "s2", "mobile")  # one user, two sockets: counted once
+    async_to_sync(two.add_socket)("u2", "s3", "web")
+    monkeypatch.setattr(
+        dash, "get_state", lambda: SimpleNamespace(presence=RedisPresence(redis_url, prefix="test-dashboard"))
+    )
+    assert dash.users_online() == 2
+    async_to_sync(two.remove_socket)("u2", "s3")
+    assert dash.users_online() == 1
