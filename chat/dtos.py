@@ -118,8 +118,8 @@ def _reply_of(message: ChatMessage) -> dict | None:
 
 def message_dto(message: ChatMessage) -> dict:
     """MessageDto of a model instance. `message.sender` (and `reply_to`, for a reply) should be loaded
-    with the message (select_related)."""
-    return _message(
+    with the message (select_related); `reactions` are the instance's `prefetched_reactions` when set."""
+    dto = _message(
         message_id=message.pk,
         chat_id=message.chat_id,
         sender_id=message.sender_id,
@@ -135,6 +135,10 @@ def message_dto(message: ChatMessage) -> dict:
         seq=message.seq,
         reply_to=_reply_of(message),
     )
+    reactions = getattr(message, "prefetched_reactions", None)
+    if reactions:
+        dto["reactions"] = reactions
+    return dto
 
 
 # The columns `message_dto_from_values` needs: history pages build MessageDtos from `values()` rows,

@@ -22,6 +22,7 @@ from chat.media import media_path_claim
 from chat.models import ChangeKind, ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
 from chat.selectors.chats import members_hidden_from
 from chat.selectors.messages import member_read_state, members_send_blocked
+from chat.selectors.social import reactions_by_message
 from chat.services.blocks import publish_hidden
 from chat.services.changes import changes_reserve
 from chat.services.chats import chat_header_visibility_changed, chat_headers_messages_added
@@ -79,6 +80,7 @@ class NewMessage:
     client_message_id: str | None = None
     over_rate_limit: bool = False
     viewing_user_ids: frozenset[str] | None = None
+    reply_to_id: int | None = None  # `replyToMessageId` (CONTRACT §9)
 
 
 def message_create(
@@ -91,6 +93,7 @@ def message_create(
     client_message_id: str | None = None,
     over_rate_limit: bool = False,
     viewing_user_ids: frozenset[str] | None = None,
+    reply_to_id: int | None = None,
 ) -> tuple[ChatMessage, bool]:
     """Store a message and announce it; returns (message, created).
 
@@ -109,6 +112,9 @@ def message_create(
 
     The chat header's last message and activity time move in the same transaction, and `message`
     goes to the chat's room once it commits. A batch of one of `message_create_many`.
+
+    `reply_to_id` (`replyToMessageId`, CONTRACT §9): the message this one answers, a visible message of
+    the same chat, else `invalid` (the same answer whether the id exists elsewhere or not).
     """
     (result,) = message_create_many(
         [
@@ -121,6 +127,7 @@ def message_create(
                 client_message_id=client_message_id,
                 over_rate_limit=over_rate_limit,
                 viewing_user_ids=viewing_user_ids,
+                reply_to_id=reply_to_id,
             )
         ]
     )
@@ -158,6 +165,7 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
         originals = _own_messages(
             {(request.sender.pk, request.chat_id, cmid) for _, request, *_, cmid in prepared if cmid}
         )
+        targets = _reply_targets({request.reply_to_id for _, request, *_ in prepared if request.reply_to_id})
         for index, request, text, caption, client_message_id in prepared:
             try:
                 key = (request.sender.pk, request.chat_id, client_message_id)
@@ -168,6 +176,7 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
                 if original is not None:
                     results[index] = (original, False)
                     continue
+                target = _reply_target(request, targets)
             except ApplicationError as exc:
                 results[index] = exc
                 continue
@@ -179,6 +188,7 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
                 caption=caption,
                 client_message_id=client_message_id,
                 creation_time=now,
+                reply_to=target,
             )
             accepted.append((index, request, message))
             if client_message_id is not None:
@@ -243,6 +253,23 @@ def _checked(request: NewMessage, blocked: dict, original: ChatMessage | None, *
     return None
 
 
+def _reply_targets(ids: set[int]) -> dict[int, ChatMessage]:
+    """The visible messages that a batch's replies answer, by id: one query for the whole batch."""
+    if not ids:
+        return {}
+    return {message.pk: message for message in ChatMessage.objects.filter(pk__in=ids, is_deleted=False)}
+
+
+def _reply_target(request: NewMessage, targets: dict[int, ChatMessage]) -> ChatMessage | None:
+    """The message `request` answers, or `invalid` unless it is a visible message of the same chat."""
+    if request.reply_to_id is None:
+        return None
+    target = targets.get(request.reply_to_id)
+    if target is None or target.chat_id != request.chat_id:
+        raise Invalid("replyToMessageId: must be a message of this chat that is not deleted.")
+    return target
+
+
 def _own_messages(keys: set[tuple]) -> dict[tuple, ChatMessage]:
     """The messages already stored under `keys` (sender id, chat id, clientMessageId), by key: the
     retries of a batch, in one query."""
@@ -250,7 +277,7 @@ def _own_messages(keys: set[tuple]) -> dict[tuple, ChatMessage]:
         return {}
     found = ChatMessage.objects.filter(
         sender_id__in={sender for sender, _, _ in keys}, client_message_id__in={cmid for _, _, cmid in keys}
-    )
+    ).select_related("reply_to")  # its MessageDto's replyTo
     return {
         key: message
         for message in found
@@ -377,6 +404,7 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
         message.seq = log.add(ChangeKind.MESSAGE_UPDATED, chat_id=chat_id, message_id=message.pk)
         message.save(update_fields=["message", "caption", "last_modification_time", "is_edited", "seq"])
         log.write()
+        message.prefetched_reactions = reactions_by_message([message.pk]).get(message.pk, [])
         publish("messageUpdated", dtos.message_dto(message), room=chat_room(chat_id))
     return message
 

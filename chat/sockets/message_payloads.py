@@ -19,6 +19,7 @@ CreateMessagePayload = Shape(
     Field("messageType", integer(min_value=0, max_value=max(MessageType.values)), key="message_type"),
     optional("caption", text()),
     optional("clientMessageId", text(max_length=64), key="client_message_id"),
+    optional("replyToMessageId", object_id(), key="reply_to_id"),  # CONTRACT §9
 )
 
 

@@ -92,6 +92,7 @@ class CreateMessagePayload(serializers.Serializer):
     messageType = StrictIntegerField(source="message_type", min_value=0, max_value=max(MessageType.values))
     caption = TextField(required=False, allow_null=True)
     clientMessageId = TextField(source="client_message_id", required=False, allow_null=True, max_length=64)
+    replyToMessageId = IdField(source="reply_to_id", required=False, allow_null=True)  # issue 13
 
 
 class FindAllMessagesPayload(serializers.Serializer):

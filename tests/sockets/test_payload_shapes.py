@@ -189,6 +189,7 @@ EVENTS = {
             "messageType": (st.integers(0, 4), integers),
             "caption": (good_text | st.none(), strings),
             "clientMessageId": (st.text(max_size=64) | st.none(), strings | too_long_text(64)),
+            "replyToMessageId": (good_ids | st.none(), integers),
         },
     ),
     "findAllMessages": (
