@@ -4,7 +4,7 @@ A client event is registered by the decorator that installs its handler:
 
     @on("createMessage", doc=docs.CREATE_MESSAGE, ordered=True)   # docs: chat.sockets.event_docs
 
-so an event cannot be handled without being described (tests/docs/test_event_reference.py fails on a
+so an event cannot be handled without being described (tests/docs/test_event_registry.py fails on a
 handler without a `doc`). Its `ClientEvent` names the payload's `Shape` (the validator the handler
 calls: its JSON Schema is generated from the checks, chat/validation.py), the ack's JSON Schema, the
 error codes it can answer, and an example. A server event is registered with `server_event(...)`;
