@@ -93,9 +93,9 @@ test-e2e: $(VENV)/.runtime demo-assets chromium
 # The pytest suite again on PostgreSQL (the production database): locking, constraints and transactions
 # behave differently from SQLite. Starts the local cluster when it is down (tests/processes.py, as the
 # test fixtures do); skipped, with the reason, where there is none. tests/scaleout runs in the main pass:
-# it makes its own PostgreSQL database.
+# it makes its own PostgreSQL database; so does tests/faults (its servers use a cluster of its own).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
-PG_TESTS    ?= tests --ignore=tests/scaleout
+PG_TESTS    ?= tests --ignore=tests/scaleout --ignore=tests/faults
 
 test-postgres: $(VENV)/.dev
 	@if ! $(BIN)/python -m tests.processes postgres; then \
