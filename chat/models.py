@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from chat.search_text import document as search_document
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -159,6 +161,19 @@ class MessageType(models.IntegerChoices):
     VIDEO = 4, "Video"
 
 
+class SearchTextField(models.TextField):
+    """`ChatMessage.search_text`: the folded words that message search indexes (chat.search_text),
+    computed from the message's text (text messages only: media keep a path there) and caption on every
+    write that includes it, so no write path can forget it (`save`, `bulk_create`, the group commit's
+    INSERT; an edit names it in `update_fields`)."""
+
+    def pre_save(self, model_instance, add):
+        text = model_instance.message if model_instance.message_type == MessageType.TEXT else ""
+        value = search_document(text, model_instance.caption)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class ChatMessage(models.Model):
     chat = models.ForeignKey(ChatHeader, on_delete=models.CASCADE, related_name="messages")
     sender = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="messages")
@@ -178,6 +193,9 @@ class ChatMessage(models.Model):
     reply_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, db_index=False, related_name="+"
     )
+    # What searchMessages matches (CONTRACT §9): a GIN index over to_tsvector('simple', search_text) on
+    # PostgreSQL, the FTS5 table chat_message_fts kept by triggers on SQLite (migration 0006_search).
+    search_text = SearchTextField(blank=True, default="", editable=False)
 
     class Meta:
         constraints = [

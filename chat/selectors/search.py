@@ -1,7 +1,104 @@
-"""`searchMessages` (CONTRACT §9): full-text search over the messages of the user's chats."""
+"""`searchMessages` (CONTRACT §9): full-text search over the messages of the user's chats.
+
+The words are folded by the server (chat.search_text) on both sides, so PostgreSQL and SQLite match
+alike: PostgreSQL with the 'simple' configuration over `search_text` and its GIN index
+(`to_tsvector('simple', search_text)`, migration 0006_search), ranked by ts_rank; SQLite with the FTS5
+table `chat_message_fts` (unicode61, remove_diacritics), ranked by bm25. Every query word must match,
+the last one also as a prefix (a client searching as the user types). Best match first, then newest.
+
+Only visible messages of chats the user is a member of now: a removed member's old chats are out, a
+deleted message is out (PostgreSQL filters `is_deleted`; SQLite's triggers also drop it from the index).
+Three queries: the page of ids with the total (a window COUNT), the page's MessageDtos, their reactions.
+"""
 
 from __future__ import annotations
+
+from django.db import connection
+
+from chat import dtos
+from chat.errors import Forbidden, Invalid
+from chat.models import ChatMember, ChatMessage, User
+from chat.search_text import query_words
+from chat.selectors.social import fill_reactions
 
 DEFAULT_SEARCH_PAGE = 20
 MAX_SEARCH_PAGE = 100
 MAX_QUERY_LENGTH = 200
+
+
+def message_search(
+    *, user: User, query: str, chat_id: int | None = None, skip: int = 0, limit: int = DEFAULT_SEARCH_PAGE
+) -> dict:
+    """`{items: [MessageDto], totalCount}` of the user's visible messages matching every word of `query`.
+
+    A query without a word (only spaces, punctuation, emoji): `invalid`. `chat_id`: within that chat,
+    `forbidden` unless the user is a member. `limit` is clamped to 0..100.
+    """
+    terms = query_words(query)
+    if not terms:
+        raise Invalid("query: give at least one word to search for.")
+    limit = max(0, min(int(limit), MAX_SEARCH_PAGE))
+    skip = max(0, int(skip))
+    user_id = User._meta.pk.get_db_prep_value(user.pk, connection)
+    if chat_id is not None and not ChatMember.objects.filter(chat_id=chat_id, user_id=user.pk).exists():
+        raise Forbidden("You are not a member of this chat.")
+    if connection.vendor == "postgresql":
+        sql, match = _postgres_sql(chat_id is not None), _postgres_query(terms)
+    else:
+        sql, match = _sqlite_sql(chat_id is not None), _sqlite_query(terms)
+    params = [match, user_id, *([chat_id] if chat_id is not None else []), max(limit, 1), skip]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if rows:
+        total = rows[0][1]
+    elif skip:
+        with connection.cursor() as cursor:  # past the last page: the total still counts
+            cursor.execute(sql, [*params[:-2], 1, 0])
+            first = cursor.fetchone()
+        total = first[1] if first else 0
+    else:
+        total = 0
+    ids = [row[0] for row in rows][:limit]
+    found = {row["id"]: row for row in ChatMessage.objects.filter(pk__in=ids).values(*dtos.MESSAGE_DTO_VALUES)}
+    items = [dtos.message_dto_from_values(found[pk]) for pk in ids if pk in found]
+    fill_reactions(items)
+    return {"items": items, "totalCount": total}
+
+
+def _postgres_query(terms: list[str]) -> str:
+    # Words are runs of \w, so no tsquery operator can be in them; each is quoted all the same.
+    quoted = [f"'{term}'" for term in terms]
+    quoted[-1] += ":*"
+    return " & ".join(quoted)
+
+
+def _sqlite_query(terms: list[str]) -> str:
+    quoted = [f'"{term}"' for term in terms]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+_MINE = "m.chat_id IN (SELECT c.chat_id FROM chat_chatmember c WHERE c.user_id = %s)"
+
+
+def _postgres_sql(one_chat: bool) -> str:
+    return (
+        "SELECT m.id, COUNT(*) OVER () FROM chat_chatmessage m, to_tsquery('simple', %s) q"
+        " WHERE to_tsvector('simple'::regconfig, m.search_text) @@ q AND NOT m.is_deleted AND "
+        + _MINE
+        + (" AND m.chat_id = %s" if one_chat else "")
+        + " ORDER BY ts_rank(to_tsvector('simple'::regconfig, m.search_text), q) DESC, m.id DESC LIMIT %s OFFSET %s"
+    )
+
+
+def _sqlite_sql(one_chat: bool) -> str:
+    # FTS5's rank (bm25, lower is better) is only available in the query on the FTS table itself.
+    return (
+        "SELECT m.id, COUNT(*) OVER () FROM (SELECT rowid AS id, rank FROM chat_message_fts"
+        " WHERE chat_message_fts MATCH %s) f JOIN chat_chatmessage m ON m.id = f.id"
+        " WHERE m.is_deleted = 0 AND "
+        + _MINE
+        + (" AND m.chat_id = %s" if one_chat else "")
+        + " ORDER BY f.rank, m.id DESC LIMIT %s OFFSET %s"
+    )

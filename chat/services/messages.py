@@ -402,7 +402,8 @@ def message_update(*, user: User, chat_id: int, message_id: int, text: str, capt
         message.last_modification_time = timezone.now()
         message.is_edited = True
         message.seq = log.add(ChangeKind.MESSAGE_UPDATED, chat_id=chat_id, message_id=message.pk)
-        message.save(update_fields=["message", "caption", "last_modification_time", "is_edited", "seq"])
+        # search_text: the search index follows the edit (chat.models.SearchTextField)
+        message.save(update_fields=["message", "caption", "last_modification_time", "is_edited", "seq", "search_text"])
         log.write()
         message.prefetched_reactions = reactions_by_message([message.pk]).get(message.pk, [])
         publish("messageUpdated", dtos.message_dto(message), room=chat_room(chat_id))

@@ -70,7 +70,7 @@ SEARCH_MESSAGES = ClientEvent(
     ack=obj(items=array(MESSAGE), totalCount={"type": "integer", "minimum": 0}),
     example={"query": "مرحبا hello", "maxResultCount": 20},
     ack_example={"items": [MESSAGE_EXAMPLE], "totalCount": 1},
-    errors=("rate_limited",),
+    errors=("forbidden", "rate_limited"),
     rules=f"Every word must match. Case, Latin accents, Arabic harakat and tatweel never prevent a match, "
     f"alef forms match ا, and a leading ال is optional. Best match first, then newest. `chatHeaderId`: "  # noqa: RUF001
     f"within one chat (`forbidden` unless a member). `maxResultCount` default 20, clamped to "

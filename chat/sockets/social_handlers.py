@@ -3,6 +3,7 @@ hop to the ORM's thread for one service or selector; rate limits are asked on th
 
 from __future__ import annotations
 
+from chat.selectors import search as search_selectors
 from chat.services import mute as mute_services
 from chat.services import reactions as reaction_services
 from chat.sockets import social_docs as docs
@@ -11,6 +12,7 @@ from chat.sockets.server import on
 from chat.sockets.social_payloads import (
     MuteChatPayload,
     ReactMessagePayload,
+    SearchMessagesPayload,
     UnmuteChatPayload,
 )
 from chat.state.ratelimit import check_rate
@@ -38,3 +40,11 @@ async def unmute_chat(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(UnmuteChatPayload, payload)
     return await with_presence(await call_as(user, mute_services.chat_unmute, user=user, **data))
+
+
+@on("searchMessages", doc=docs.SEARCH_MESSAGES)
+async def search_messages(sid: str, payload: dict):
+    user, _ = await event_user(sid, payload)
+    data = validate(SearchMessagesPayload, payload)
+    await check_rate(user_id=user.pk, action="search")
+    return await call_as(user, search_selectors.message_search, user=user, **data)
