@@ -91,10 +91,21 @@ def fill(*, changes: int, chats: int, seed: int = 1):
     return reader, since
 
 
+RESULTS: dict[str, dict] = {}
+
+
 def report(what: str, times: list[float], changes: int) -> None:
     total = sum(times)
     ordered = sorted(times)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    RESULTS[what.split(",")[0].replace(" ", "_").replace("-", "_")] = {
+        "pages": len(times),
+        "changes": changes,
+        "pages_per_s": round(len(times) / total, 1),
+        "changes_per_s": round(changes / total),
+        "median_ms": round(statistics.median(times) * 1000, 2),
+        "p99_ms": round(p99 * 1000, 2),
+    }
     print(
         f"{what}: {len(times)} pages, {changes} changes in {total:.2f} s: {len(times) / total:.0f} pages/s, "
         f"{changes / total:.0f} changes/s; per page median {statistics.median(times) * 1000:.1f} ms, "
@@ -143,12 +154,68 @@ async def over_the_wire(url: str, reader, since: int, limit: int) -> int:
     return total
 
 
+class _NoLog:
+    """The change log switched off, for the cost figure only: seqs handed out, nothing written."""
+
+    def __init__(self, count: int) -> None:
+        self._next = 1
+
+    def take(self) -> int:
+        self._next += 1
+        return self._next
+
+    def add(self, kind, *, seq=None, **fields) -> int:
+        return seq if seq is not None else self.take()
+
+    def write(self) -> None:
+        pass
+
+
+def write_cost(*, rounds: int = 200) -> None:
+    """createMessage's write service with and without the change log (its counter bump and its one
+    INSERT per batch), batches of 1, 10 and 50, interleaved so that both see the same machine."""
+    from chat.models import User
+    from chat.services import messages as message_services
+    from chat.services.chats import chat_direct_get_or_create
+    from chat.services.messages import NewMessage, message_create_many
+    from notifications import services as notification_services
+
+    notification_services.messages_created = lambda **kwargs: None  # pushes are not the log's cost
+    real_reserve = message_services.changes_reserve
+    users = [User.objects.create_user(name=f"W{i}") for i in range(100)]
+    chats = [chat_direct_get_or_create(user=users[i], other=users[i + 1])[0] for i in range(0, 100, 2)]
+    for size in (1, 10, 50):
+        times = {"with the log": [], "without": []}
+        for round_ in range(rounds):
+            for label in ("with the log", "without") if round_ % 2 else ("without", "with the log"):
+                message_services.changes_reserve = real_reserve if label == "with the log" else _NoLog
+                batch = [
+                    NewMessage(sender=users[2 * (i % 50)], chat_id=chats[i % 50].pk, message_type=0, text="x")
+                    for i in range(size)
+                ]
+                started = time.perf_counter()
+                message_create_many(batch)
+                times[label].append(time.perf_counter() - started)
+        message_services.changes_reserve = real_reserve
+        with_log, without = (statistics.median(times[k]) * 1000 for k in ("with the log", "without"))
+        RESULTS[f"write_batch_{size}"] = {"with_ms": round(with_log, 3), "without_ms": round(without, 3)}
+        print(
+            f"message_create_many, batch of {size}: {without:.2f} ms without the log, {with_log:.2f} ms with it "
+            f"(median of {rounds}): +{(with_log / without - 1) * 100:.0f}% per batch, "
+            f"{size / with_log * 1000:.0f} vs {size / without * 1000:.0f} msg/s in this thread"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--limit", type=int, default=200, help="the page size clients ask for (1..500)")
     parser.add_argument("--database-url", default="", help="postgres://... (a database of that name is made)")
+    parser.add_argument(
+        "--write-cost", action="store_true", help="also time createMessage's write with and without the log"
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures (for bench/run.py)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -168,6 +235,8 @@ def main() -> int:
         setup_django(database_url)
         reader, since = fill(changes=args.changes, chats=args.chats)
         in_process(reader, since, args.limit)
+        if args.write_cost:
+            write_cost()
 
         from django.db import connection
 
@@ -179,6 +248,10 @@ def main() -> int:
         server = ServerProcess(env, work / "server.log")
         server.wait_healthy()
         asyncio.run(over_the_wire(server.url, reader, since, args.limit))
+        if args.json:
+            import json
+
+            print(json.dumps({"sync": RESULTS, "limit": args.limit, "chats": args.chats}))
     finally:
         if server is not None:
             server.stop()
