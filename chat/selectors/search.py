@@ -1,9 +1,10 @@
 """`searchMessages` (CONTRACT §9): full-text search over the messages of the user's chats.
 
 The words are folded by the server (chat.search_text) on both sides, so PostgreSQL and SQLite match
-alike: PostgreSQL with the 'simple' configuration over `search_text` and its GIN index
-(`to_tsvector('simple', search_text)`, migration 0006_search), ranked by ts_rank; SQLite with the FTS5
-table `chat_message_fts` (unicode61, remove_diacritics), ranked by bm25. Every query word must match,
+alike: PostgreSQL with the 'simple' configuration over `search_text`, stored as the generated
+tsvector column `search_vector` under a GIN index (migrations 0006_search, 0007_search_vector), ranked
+by ts_rank; SQLite with the FTS5 table `chat_message_fts` (unicode61, remove_diacritics), ranked by
+bm25. Every query word must match,
 the last one also as a prefix (a client searching as the user types). Best match first, then newest.
 
 Only visible messages of chats the user is a member of now: a removed member's old chats are out, a
@@ -83,12 +84,13 @@ _MINE = "m.chat_id IN (SELECT c.chat_id FROM chat_chatmember c WHERE c.user_id =
 
 
 def _postgres_sql(one_chat: bool) -> str:
+    # search_vector: a generated column, to_tsvector('simple', search_text), under a GIN index (0007).
     return (
         "SELECT m.id, COUNT(*) OVER () FROM chat_chatmessage m, to_tsquery('simple', %s) q"
-        " WHERE to_tsvector('simple'::regconfig, m.search_text) @@ q AND NOT m.is_deleted AND "
+        " WHERE m.search_vector @@ q AND NOT m.is_deleted AND "
         + _MINE
         + (" AND m.chat_id = %s" if one_chat else "")
-        + " ORDER BY ts_rank(to_tsvector('simple'::regconfig, m.search_text), q) DESC, m.id DESC LIMIT %s OFFSET %s"
+        + " ORDER BY ts_rank(m.search_vector, q) DESC, m.id DESC LIMIT %s OFFSET %s"
     )
 
 

@@ -230,3 +230,33 @@ class TokenOnlyPayload(serializers.Serializer):
 
     accessToken = _token_field()
     AccessToken = _token_field()
+
+
+# --- chat/sockets/social_payloads.py (issue 13): written after issue 9, in the same DRF terms ---
+
+
+class ReactMessagePayload(serializers.Serializer):
+    chatHeaderId = IdField(source="chat_id")
+    messageId = IdField(source="message_id")
+    emoji = StrictCharField(max_length=64)
+    remove = StrictBooleanField(required=False, allow_null=True)
+
+
+class UnmuteChatPayload(serializers.Serializer):
+    chatHeaderId = IdField(source="chat_id")
+
+
+class SearchMessagesPayload(serializers.Serializer):
+    query = StrictCharField(max_length=200)
+    chatHeaderId = IdField(source="chat_id", required=False, allow_null=True)
+    skipCount = CountField(source="skip")
+    maxResultCount = CountField(source="limit")
+
+    def validate(self, attrs):
+        limit = attrs.get("limit")
+        return {
+            "query": attrs["query"],
+            "chat_id": attrs.get("chat_id"),
+            "skip": attrs.get("skip") or 0,
+            "limit": 20 if limit is None else limit,
+        }

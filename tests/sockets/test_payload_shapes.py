@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from chat.errors import Invalid
 from chat.sockets import message_payloads as m
 from chat.sockets import room_payloads as r
+from chat.sockets import social_payloads as sp
 from chat.validation import MAX_ID, validate
 from tests.sockets import drf_reference_payloads as drf
 
@@ -264,6 +265,27 @@ EVENTS = {
         },
     ),
     "getMyFriendships/getMyChats": (r.TokenOnlyPayload, drf.TokenOnlyPayload, TOKENS),
+    "reactMessage": (
+        sp.ReactMessagePayload,
+        drf.ReactMessagePayload,
+        {
+            "chatHeaderId": IDS,
+            "messageId": IDS,
+            "emoji": (st.sampled_from(["👍", " 🎉 ", "x"]), strings | too_long_text(64)),
+            "remove": (st.booleans() | st.none(), booleans),
+        },
+    ),
+    "unmuteChat": (sp.UnmuteChatPayload, drf.UnmuteChatPayload, {"chatHeaderId": IDS}),
+    "searchMessages": (
+        sp.SearchMessagesPayload,
+        drf.SearchMessagesPayload,
+        {
+            "query": (good_text, strings | too_long_text(200)),
+            "chatHeaderId": (good_ids | st.none(), integers),
+            "skipCount": COUNTS,
+            "maxResultCount": COUNTS,
+        },
+    ),
 }
 
 
