@@ -60,6 +60,19 @@ def _insert_sql(rows: int) -> str:
     return f"INSERT INTO {q(Change._meta.db_table)} ({', '.join(q(c) for c in _COLUMNS)}) VALUES {values}"
 
 
+@cache
+def _unnest_sql() -> str:
+    # PostgreSQL: one array per column, whatever the number of rows. psycopg binds client-side, so a
+    # VALUES list of 7 parameters a row was quoted into the statement value by value and parsed by the
+    # server again: ~2x the time of this for a batch of 50.
+    q = connection.ops.quote_name
+    types = "bigint[], smallint[], bigint[], uuid[], bigint[], timestamptz[], jsonb[]".split(", ")
+    arrays = ", ".join(f"%s::{t}" for t in types)
+    return (
+        f"INSERT INTO {q(Change._meta.db_table)} ({', '.join(q(c) for c in _COLUMNS)}) SELECT * FROM unnest({arrays})"
+    )
+
+
 class ChangeLog:
     """The changes of one transaction: seqs reserved by one counter bump, rows written by one INSERT."""
 
@@ -100,6 +113,9 @@ class ChangeLog:
         rows, self._rows = self._rows, []
         if not rows:
             return
+        if connection.vendor == "postgresql":
+            self._write_arrays(rows)
+            return
         at = Change._meta.get_field("at").get_db_prep_value(self.at, connection)
         user_pk = User._meta.pk
         data_field = Change._meta.get_field("data")
@@ -116,6 +132,23 @@ class ChangeLog:
             )
         with connection.cursor() as cursor:
             cursor.execute(_insert_sql(len(rows)), params)
+
+    def _write_arrays(self, rows: list[tuple]) -> None:
+        from psycopg.types.json import Jsonb
+
+        columns = list(zip(*rows, strict=True))
+        seqs, kinds, chats, audiences, message_ids, datas = columns
+        params = [
+            list(seqs),
+            list(kinds),
+            list(chats),
+            list(audiences),
+            list(message_ids),
+            [self.at] * len(rows),
+            [None if data is None else Jsonb(data) for data in datas],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_unnest_sql(), params)
 
 
 def changes_reserve(count: int) -> ChangeLog:

@@ -143,4 +143,5 @@ async def test_emits_to_a_room_keep_their_order_while_a_skip_list_is_looked_up(t
                 await b.disconnect()
     finally:
         proxy.stop()
-    assert heard == ["messageHasBeenRead", "messageRead", "messageUpdated"], heard
+    # The read moved A's delivered mark too (CONTRACT §9): messageDelivered, hidden from C as well.
+    assert heard == ["messageHasBeenRead", "messageRead", "messageDelivered", "messageUpdated"], heard
