@@ -211,10 +211,14 @@ async def test_redis_limiter_keys_live_under_the_channel_prefix(redis_url):
     assert keys and all(key.startswith("test-channel:ratelimit:") for key in keys)
 
 
-async def test_redis_limiter_fails_open():
+async def test_redis_limiter_counts_in_this_process_while_redis_is_down():
+    """Neither fail open nor closed: with Redis unreachable the budget is this worker's own (README,
+    "Failure modes")."""
     limiter = ratelimit.RedisLimiter("redis://127.0.0.1:1/0", "test:ratelimit")
     assert await limiter.hit("u", ratelimit.Rate(limit=1, window=60))
-    assert await limiter.test("u", ratelimit.Rate(limit=1, window=60))
+    assert not await limiter.test("u", ratelimit.Rate(limit=1, window=60))
+    assert not await limiter.hit("u", ratelimit.Rate(limit=1, window=60))
+    assert await limiter.hit("someone else", ratelimit.Rate(limit=1, window=60))
 
 
 @pytest.mark.redis
