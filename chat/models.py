@@ -175,7 +175,8 @@ class SearchTextField(models.TextField):
 
 
 class ChatMessage(models.Model):
-    chat = models.ForeignKey(ChatHeader, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: chatmessage_chat_id_idx (chat, -id) serves every chat_id look-up and FK check.
+    chat = models.ForeignKey(ChatHeader, on_delete=models.CASCADE, db_index=False, related_name="messages")
     sender = models.ForeignKey("chat.User", on_delete=models.CASCADE, related_name="messages")
     message_type = models.PositiveSmallIntegerField(choices=MessageType.choices, default=MessageType.TEXT)
     message = models.TextField(help_text="The text, or the uploaded media path.")
@@ -214,6 +215,8 @@ class ChatMessage(models.Model):
             # chats (CONTRACT §11). Partial: text is never looked up this way, and may be too long for
             # a B-tree entry. A query must repeat `message_type > 0` for the index to be used.
             models.Index(fields=["message"], condition=Q(message_type__gt=0), name="chatmessage_media_path_idx"),
+            # The admin's "deleted" filter at millions of rows (ORDER BY id DESC LIMIT 101): only deleted rows.
+            models.Index(fields=["-id"], condition=Q(is_deleted=True), name="chatmessage_deleted_idx"),
             # The purge's SET_NULL of replies to a purged message; only replies are in it.
             models.Index(fields=["reply_to"], condition=Q(reply_to__isnull=False), name="chatmessage_reply_to_idx"),
         ]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from chat.selectors.search import MAX_SEARCH_PAGE
+from chat.selectors.search import MAX_SEARCH_PAGE, SEARCH_WINDOW
 from chat.services.reactions import MAX_EMOJI_PER_USER
 from chat.sockets import social_payloads as sp
 from chat.sockets.event_docs import _HEADER_EXAMPLE, BOB, MESSAGE_EXAMPLE
@@ -71,8 +71,9 @@ SEARCH_MESSAGES = ClientEvent(
     example={"query": "مرحبا hello", "maxResultCount": 20},
     ack_example={"items": [MESSAGE_EXAMPLE], "totalCount": 1},
     errors=("forbidden", "rate_limited"),
-    rules=f"Every word must match. Case, Latin accents, Arabic harakat and tatweel never prevent a match, "
-    f"alef forms match ا, and a leading ال is optional. Best match first, then newest. `chatHeaderId`: "  # noqa: RUF001
+    rules=f"Every word must match, as a whole word. Case, Latin accents, Arabic harakat and tatweel never "
+    "prevent a match, alef forms match ا, and a leading ال is optional. Best match first, then "  # noqa: RUF001
+    f"newest, among the newest {SEARCH_WINDOW} matches (`totalCount` counts those). `chatHeaderId`: "
     f"within one chat (`forbidden` unless a member). `maxResultCount` default 20, clamped to "
     f"{MAX_SEARCH_PAGE}. A query without a word: `invalid`. Counts against CHAT_RATE_LIMIT_SEARCH.",
 )

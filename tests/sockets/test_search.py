@@ -46,7 +46,7 @@ async def test_arabic_and_english_match_regardless_of_case_diacritics_tatweel_al
     assert await found(s.b1, "budget اسلام") == [texts[3]]  # both languages in one query
     assert await found(s.b1, "اجتماع BUDGET") == [texts[3]]
     assert await found(s.b1, "budget nothing") == []
-    assert await found(s.b1, "repo") == [texts[2]]  # the last word is also a prefix
+    assert await found(s.b1, "repo") == []  # whole words only
     answer = await search(s.b1, "the")
     assert answer["totalCount"] == 2 and len(answer["items"]) == 2
     for item in answer["items"]:
@@ -108,6 +108,18 @@ async def test_pages_and_totals(scene):
     past = await search(s.b1, "report", skipCount=10)
     assert past == {"items": [], "totalCount": 5}
     assert len((await search(s.b1, "report", maxResultCount=1000))["items"]) == 5  # clamped, not refused
+
+
+async def test_matches_beyond_the_window_are_left_out(scene, settings, monkeypatch):
+    from chat.selectors import search as search_selectors
+
+    s = scene
+    monkeypatch.setattr(search_selectors, "SEARCH_WINDOW", 3)
+    for i in range(5):
+        await send(s.a1, s.chat_id, f"note {i}" + " note" * (4 - i))  # the oldest match best
+    page = await search(s.b1, "note")
+    assert page["totalCount"] == 3  # the newest three
+    assert [m["message"] for m in page["items"]] == ["note 2 note note", "note 3 note", "note 4"]
 
 
 @pytest.mark.parametrize("query", ["", "   ", "!!! ...", "👍", None, 5, ["a"]])
