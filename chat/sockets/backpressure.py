@@ -93,8 +93,12 @@ class ConnectionGuard:
 
 
 def _size(item) -> int:
+    """The bytes a packet takes on the wire: a str is sent as UTF-8, up to 4 bytes a character (counting
+    characters let an Arabic or emoji flood pile up to 4x the bound); ASCII, the usual case, is not encoded."""
     data = getattr(item, "data", None)
-    if isinstance(data, str | bytes):
+    if isinstance(data, str):
+        return len(data) if data.isascii() else len(data.encode())
+    if isinstance(data, bytes):
         return len(data)
     return 16
 
