@@ -45,6 +45,12 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["name", "password1", "password2"]})]
     actions = ["deactivate"]
 
+    def has_delete_permission(self, request, obj=None):
+        # A user is deactivated, never deleted (CONTRACT §2, §10: the history stays): a delete would
+        # CASCADE through their messages, memberships and reactions in every chat, and Django's
+        # confirmation page loads every one of those rows first.
+        return False
+
     @admin.action(description="Deactivate selected users (tokens refused, sockets disconnected)")
     def deactivate(self, request, queryset):
         # Through the service, one by one: a queryset update() would send no post_save, and their open
@@ -76,6 +82,11 @@ class ChatHeaderAdmin(admin.ModelAdmin):
     raw_id_fields = ["created_by", "last_message"]
     readonly_fields = ["direct_key"]
     inlines = [ChatMemberInline]
+
+    def has_delete_permission(self, request, obj=None):
+        # The contract has no deletion of a chat (§8: chats with member inlines); a delete would CASCADE
+        # through every message of it, and the confirmation page would load them all first.
+        return False
 
 
 class NoCountPaginator(Paginator):
@@ -165,12 +176,11 @@ class ChatMessageAdmin(admin.ModelAdmin):
             page_number=_page_number(request),
         )
 
-    def get_actions(self, request):
-        # A moderator hides messages (soft delete, restorable) and never erases them here: Django's
-        # "Delete selected" would remove rows that clients and the change feed still refer to.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    def has_delete_permission(self, request, obj=None):
+        # A moderator hides messages (soft delete, restorable) and never erases them here: neither the
+        # page's Delete button nor "Delete selected" (Django drops that action without this permission).
+        # A hard delete would remove rows that clients and the change feed still refer to.
+        return False
 
     def get_search_results(self, request, queryset, search_term):
         """Each kind of term is answered by an index: the primary key, (chat, -id), the sender's

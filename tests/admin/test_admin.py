@@ -250,3 +250,24 @@ def test_users_online_counts_every_worker_through_redis(redis_url, monkeypatch):
     assert dash.users_online() == 2
     async_to_sync(two.remove_socket)("u2", "s3")
     assert dash.users_online() == 1
+
+
+@pytest.mark.parametrize("model", ["user", "chatheader", "chatmessage"])
+def test_users_chats_and_messages_cannot_be_hard_deleted_in_the_admin(moderator_client, demo, model):
+    """Users are deactivated, messages soft-deleted, chats kept (CONTRACT §2, §8, §10): no delete button,
+    no "Delete selected", and the delete page itself is refused, even for a superuser."""
+    obj = {
+        "user": demo.users["Alice"],
+        "chatheader": ChatMessage.objects.get(message="Hi Bob!").chat,
+        "chatmessage": ChatMessage.objects.get(message="Hi Bob!"),
+    }[model]
+    changelist = moderator_client.get(reverse(f"admin:chat_{model}_changelist")).content.decode()
+    assert "delete_selected" not in set(re.findall(r'<option value="(\w+)"', changelist))
+    change = moderator_client.get(reverse(f"admin:chat_{model}_change", args=[obj.pk]))
+    assert change.status_code == 200
+    assert reverse(f"admin:chat_{model}_delete", args=[obj.pk]) not in change.content.decode()
+    assert moderator_client.get(reverse(f"admin:chat_{model}_delete", args=[obj.pk])).status_code == 403
+    assert (
+        moderator_client.post(reverse(f"admin:chat_{model}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+    )
+    assert type(obj).objects.filter(pk=obj.pk).exists()
