@@ -12,11 +12,12 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from chat.models import ChatMessage, User
+from chat.models import ChatMessage, Friendship, User
 from chat.services.demo import demo_seed
 from notifications.models import Push, PushKind, PushState
 
@@ -271,3 +272,78 @@ def test_users_chats_and_messages_cannot_be_hard_deleted_in_the_admin(moderator_
         moderator_client.post(reverse(f"admin:chat_{model}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
     )
     assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+# --- the other lists at scale: no COUNT(*), searches by index only ------------------------------------
+
+
+def _list_page(client, url_name: str, **params):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse(url_name), params)
+    assert response.status_code == 200
+    return response.content.decode(), [q["sql"] for q in ctx.captured_queries]
+
+
+def test_users_chats_friendships_devices_and_pushes_list_without_a_count(moderator_client, demo):
+    from notifications.models import Device, NotificationSettings
+
+    alice = demo.users["Alice"]
+    device = Device.objects.create(user=alice, token="alice-device-token", platform="android")
+    NotificationSettings.objects.create(user=alice)
+    pushes = [Push.objects.create(user=alice, token=device.token, platform="android") for _ in range(3)]
+    Push.objects.create(user=demo.users["Bob"], token="bob-token", platform="android")
+    chat_ids = sorted(demo.users["Alice"].memberships.values_list("chat_id", flat=True), reverse=True)
+    friendships = sorted(
+        Friendship.objects.filter(Q(requester=alice) | Q(addressee=alice)).values_list("pk", flat=True), reverse=True
+    )
+    assert friendships
+    cases = [
+        ("admin:chat_user_changelist", {}, None),
+        ("admin:chat_user_changelist", {"q": str(alice.pk)}, [str(alice.pk)]),
+        ("admin:chat_user_changelist", {"is_active__exact": "1"}, None),
+        ("admin:chat_chatheader_changelist", {}, None),
+        ("admin:chat_chatheader_changelist", {"q": str(alice.pk)}, [str(i) for i in chat_ids]),
+        ("admin:chat_chatheader_changelist", {"q": str(chat_ids[0])}, [str(chat_ids[0])]),
+        ("admin:chat_friendship_changelist", {"q": str(alice.pk)}, [str(i) for i in friendships]),
+        ("admin:notifications_device_changelist", {"q": device.token}, [str(device.pk)]),
+        ("admin:notifications_device_changelist", {"q": str(alice.pk)}, [str(device.pk)]),
+        ("admin:notifications_notificationsettings_changelist", {"q": str(alice.pk)}, [str(alice.pk)]),
+        ("admin:notifications_push_changelist", {}, None),
+        ("admin:notifications_push_changelist", {"q": str(alice.pk)}, [str(p.pk) for p in reversed(pushes)]),
+        ("admin:notifications_push_changelist", {"q": str(pushes[1].pk)}, [str(pushes[1].pk)]),
+        ("admin:notifications_push_changelist", {"state__exact": "pending"}, None),
+    ]
+    for url_name, params, expected in cases:
+        html, queries = _list_page(moderator_client, url_name, **params)
+        counts = [q for q in queries if "COUNT(" in q.upper()]
+        assert not counts, (url_name, params, counts)
+        assert len(queries) <= 6, (url_name, params, queries)  # session, user, the page (+ filters' choices)
+        assert "not counted" in html, (url_name, params)
+        if expected is not None:
+            listed = list(dict.fromkeys(re.findall(r'<a href="/admin/\w+/\w+/([\w-]+)/change/', html)))
+            assert listed == expected, (url_name, params)
+
+
+def test_the_pushes_list_has_no_date_hierarchy(moderator_client):
+    html, queries = _list_page(moderator_client, "admin:notifications_push_changelist")
+    assert "creation_time__year" not in html
+    assert not [q for q in queries if "MIN(" in q.upper() or "MAX(" in q.upper()]
+
+
+@pytest.mark.parametrize(
+    ("url_name", "term"),
+    [
+        ("admin:chat_user_changelist", "Alice"),
+        ("admin:chat_chatheader_changelist", "Alice"),
+        ("admin:chat_friendship_changelist", "Bob"),
+        ("admin:notifications_push_changelist", "some error text"),
+    ],
+)
+def test_a_search_no_index_answers_lists_nothing_and_says_why(moderator_client, demo, url_name, term):
+    response = moderator_client.get(reverse(url_name), {"q": term})
+    html = response.content.decode()
+    assert "Not a search this list can answer from an index" in html
+    assert not re.findall(r'<a href="/admin/\w+/\w+/([\w-]+)/change/', html)

@@ -43,7 +43,7 @@ def test_admin_lists_pushes_with_state_filter_and_search(moderator, make_user):
     bob = make_user("Bob")
     failed = failed_push(bob, add_device(bob))
     url = reverse("admin:notifications_push_changelist")
-    page = moderator.get(url, {"state__exact": "failed", "q": "Bob"})
+    page = moderator.get(url, {"state__exact": "failed", "q": str(bob.pk)})  # by GUID: an index
     assert page.status_code == 200
     assert b"UnavailableError: down" in page.content
     assert moderator.get(reverse("admin:notifications_push_change", args=[failed.pk])).status_code == 200
