@@ -44,8 +44,11 @@ test('messageDeleted and messageHasBeenRead have exactly one argument; messageRe
   assert.equal(details.length, 1);
   assert.deepEqual(details[0], { chatHeaderId, userId: bob.id, lastReadMessageId: read.lastReadMessageId });
   assert.equal(read.lastReadMessageId, chatMessage.id);
+  // What is read has been delivered (CONTRACT §9): the read moved Bob's delivered mark too.
+  const delivered = await a.log.next('messageDelivered');
+  assert.deepEqual(delivered, [{ chatHeaderId, userId: bob.id, lastDeliveredMessageId: chatMessage.id }]);
   const order = a.log.entries.map((e) => e.event).filter((e) => e.startsWith('message') && e !== 'message');
-  assert.deepEqual(order, ['messageHasBeenRead', 'messageRead']);
+  assert.deepEqual(order, ['messageHasBeenRead', 'messageRead', 'messageDelivered']);
 
   await a.call('removeMessage', { chatHeaderId, id: chatMessage.id });
   const deleted = await b.log.next('messageDeleted');
