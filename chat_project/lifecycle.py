@@ -21,6 +21,7 @@ import gc
 import logging
 
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 from chat.events import bridge
 from chat.sockets import (
@@ -43,6 +44,7 @@ _graceful: GracefulStop | None = None
 async def startup() -> None:
     global _graceful
     admission.reset()
+    connection_created.connect(bound_server_connection, dispatch_uid=_BOUND)
     _graceful = GracefulStop(drain)
     _graceful.install(asyncio.get_running_loop())
     _tune_garbage_collector()
@@ -51,6 +53,28 @@ async def startup() -> None:
     await open_state()
     await presence_upkeep.start()
     await in_process.start_delivery()
+
+
+_BOUND = "chat_project.lifecycle.bound_server_connection"
+
+
+def bound_server_connection(sender, connection, **kwargs) -> None:
+    """Each database connection the server opens gets DB_SERVER_TIMEOUT_MS as its bound on one call.
+
+    The ORM runs on one thread (asgiref's thread-sensitive executor): a call stuck behind a lock or a slow
+    plan holds every event queued behind it. Their deadline (CHAT_EVENT_TIMEOUT_SECONDS) answers them
+    `server_error`, but the thread stays taken until the database gives up; with this it gives up about
+    then (PostgreSQL cancels the statement, SQLite stops waiting for its write lock), not after the 30 s /
+    20 s that manage.py commands keep for long migrations. Only connected while serving (startup()).
+    """
+    timeout_ms = settings.DB_SERVER_TIMEOUT_MS
+    if not timeout_ms:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SET statement_timeout = {int(timeout_ms)}")
+        elif connection.vendor == "sqlite":
+            cursor.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
 
 
 def _tune_garbage_collector() -> None:
@@ -108,3 +132,4 @@ async def shutdown() -> None:
             logger.exception("shutdown step %s failed", step.__qualname__)
     bridge.detach()
     sqlite_checkpoint.stop()
+    connection_created.disconnect(dispatch_uid=_BOUND)

@@ -317,6 +317,11 @@ CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 20)
 # CHAT_SOCKET_MAX_QUEUED_BYTES (a client that stopped reading) is disconnected and its connection closed.
 CHAT_EVENT_TIMEOUT_SECONDS = float(env_str("CHAT_EVENT_TIMEOUT_SECONDS", "4") or 4)
 CHAT_HEALTH_TIMEOUT_SECONDS = float(env_str("CHAT_HEALTH_TIMEOUT_SECONDS", "3") or 3)
+# The serving process's bound on one database call, in ms (chat_project/lifecycle.py sets it on each
+# connection the server opens: PostgreSQL's statement_timeout, SQLite's busy timeout): a stuck call frees
+# the ORM's one thread about when its event has answered server_error. manage.py commands (migrations,
+# imports, purges) keep DB_STATEMENT_TIMEOUT_MS / DB_SQLITE_BUSY_TIMEOUT above. 0: those apply here too.
+DB_SERVER_TIMEOUT_MS = env_int("DB_SERVER_TIMEOUT_MS", int(CHAT_EVENT_TIMEOUT_SECONDS * 1000))
 CHAT_SHUTDOWN_GRACE_SECONDS = float(env_str("CHAT_SHUTDOWN_GRACE_SECONDS", "10") or 10)
 CHAT_SOCKET_MAX_QUEUED_BYTES = env_int("CHAT_SOCKET_MAX_QUEUED_BYTES", 4 * 1024 * 1024)
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 10000)
