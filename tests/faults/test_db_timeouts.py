@@ -110,3 +110,38 @@ async def test_a_stuck_call_is_cancelled_at_the_server_bound_and_frees_the_orm_t
     finally:
         await asyncio.to_thread(holder.join)
     assert [m["message"] for m in (await a.call("findAllMessages", {"chatHeaderId": chat_id}))["items"]] == ["before"]
+
+
+def test_a_connection_opened_while_serving_has_the_short_statement_timeout(pg_env, settings, django_db_blocker):
+    """What lifecycle.startup() connects: each new connection gets DB_SERVER_TIMEOUT_MS, and a longer
+    pg_sleep is cancelled; once shut down (the hook disconnected), a new connection keeps the long one."""
+    import dj_database_url
+    from django.db.backends.signals import connection_created
+    from django.db.utils import ConnectionHandler, OperationalError
+
+    from chat_project import lifecycle
+
+    settings.DB_SERVER_TIMEOUT_MS = SERVER_TIMEOUT_MS
+    config = dj_database_url.parse(pg_env["DATABASE_URL"])
+    config["OPTIONS"] = {"options": "-c statement_timeout=30000"}  # what settings.py gives manage.py
+    handler = ConnectionHandler({"default": config})  # its own, not the test process's
+
+    def statement_timeout() -> str:
+        with handler["default"].cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    # pytest-django guards every connection wrapper; this one is the test's own, to a database of its own.
+    with django_db_blocker.unblock():
+        connection_created.connect(lifecycle.bound_server_connection, dispatch_uid=lifecycle._BOUND)
+        try:
+            assert statement_timeout() == "1s"
+            with pytest.raises(OperationalError, match="statement timeout"), handler["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(1.5)")
+        finally:
+            connection_created.disconnect(dispatch_uid=lifecycle._BOUND)
+            handler.close_all()
+        try:
+            assert statement_timeout() == "30s"
+        finally:
+            handler.close_all()
