@@ -563,6 +563,48 @@ def git_commit() -> str:
         return "unknown"
 
 
+def run_sync_bench(chosen: list[str]) -> dict:
+    """bench/sync.py (issue 12: a client catching up on 10,000 changes across 200 chats, and
+    createMessage's write with and without the change log) on SQLite, and on PostgreSQL when a set-up
+    of this run used it; {database: figures, or {"failed": why}}."""
+    runs = {"sqlite": []}
+    if any(SETUPS[key].database == "postgres" for key in chosen):
+        runs["postgres"] = ["--database-url", "postgres://postgres@127.0.0.1:5432/postgres"]
+    out = {}
+    for database, extra in runs.items():
+        print(f"bench: sync.py on {database}", flush=True)
+        command = [sys.executable, str(BENCH / "sync.py"), "--write-cost", "--json", *extra]
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            out[database] = {"failed": (done.stderr or done.stdout)[-2000:]}
+            continue
+        out[database] = json.loads(lines[-1])
+    return out
+
+
+def sync_table(sync: dict) -> str:
+    lines = ["bench/sync.py (issue 12), per database:"]
+    for database, figures in sync.items():
+        if "failed" in figures:
+            lines.append(f"  {database}: FAILED: {figures['failed'].strip().splitlines()[-1:]}")
+            continue
+        for what, row in figures["sync"].items():
+            if what.startswith("write_batch_"):
+                cost = (row["with_ms"] / row["without_ms"] - 1) * 100
+                lines.append(
+                    f"  {database}: createMessage write, batch of {what.rsplit('_', 1)[1]}: "
+                    f"{row['without_ms']} ms without the change log, {row['with_ms']} ms with it (+{cost:.0f}%)"
+                )
+            else:
+                lines.append(
+                    f"  {database}: sync {what.replace('_', ' ')}: {row['pages']} pages of {figures['limit']}, "
+                    f"{row['pages_per_s']:,} pages/s, {row['changes_per_s']:,} changes/s, "
+                    f"page median {row['median_ms']} ms, p99 {row['p99_ms']} ms"
+                )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -584,6 +626,9 @@ def main() -> int:
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"),
         help="a Redis database of the bench's own: flushed before and after (BENCH_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--no-sync", action="store_true", help="leave out bench/sync.py (issue 12: catching up with `sync`)"
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--plot", type=Path, default=RESULTS / "latency.png")
@@ -650,6 +695,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    sync = {} if args.no_sync else run_sync_bench(chosen)
     node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     config = {k: getattr(args, k) for k in ("closed_sockets", "closed_seconds", "open_rates", "open_seconds",
                                               "fanout_members", "fanout_seconds", "page_calls")}  # fmt: skip
@@ -660,6 +706,7 @@ def main() -> int:
         "sockets": args.sockets,
         "config": config,
         "setups": setups,
+        "sync": sync,
         "seconds": round(time.monotonic() - t0, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -667,6 +714,9 @@ def main() -> int:
     problem = plot(report, samples, args.plot)
     print()
     print(table(report))
+    if sync:
+        print()
+        print(sync_table(sync))
 
     def shown(path: Path):
         return path.relative_to(REPO) if path.is_relative_to(REPO) else path
