@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
@@ -329,17 +329,16 @@ def _insert_rows(messages: list[ChatMessage]) -> None:
     batch's time on the ORM thread, py-spy) is a precomputed column list and one conversion per value;
     every concrete field is written, so a field added to the model is written too."""
     fields, head = _insert_plan()
+    db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: a thread-local look-up per access
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params = [
-        field.get_db_prep_save(field.pre_save(message, True), connection) for message in messages for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(f"{head}{', '.join([row] * len(messages))} RETURNING {connection.ops.quote_name('id')}", params)
+    params = [field.get_db_prep_save(field.pre_save(message, True), db) for message in messages for field in fields]
+    with db.cursor() as cursor:
+        cursor.execute(f"{head}{', '.join([row] * len(messages))} RETURNING {db.ops.quote_name('id')}", params)
         ids = [pk for (pk,) in cursor.fetchall()]
     for message, pk in zip(messages, ids, strict=True):
         message.pk = pk
         message._state.adding = False
-        message._state.db = connection.alias
+        message._state.db = db.alias
 
 
 @cache
