@@ -185,7 +185,8 @@ for (const [aliceTransport, bobTransport] of [['default', 'websocket'], ['websoc
         return;
       }
       assert.deepEqual(friendships, [
-        { userId: bob.id, name: 'Bob', avatar: friendships[0].avatar, isOnline: true, chatHeaderId },
+        // lastSeen: CONTRACT §9, null while online
+        { userId: bob.id, name: 'Bob', avatar: friendships[0].avatar, isOnline: true, chatHeaderId, lastSeen: null },
       ]);
       const withChats = await ack((cb) => a.getFriendshipsAndCreateChats(cb));
       assert.equal(withChats[0].chatHeaderId, chatHeaderId);
