@@ -29,25 +29,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.sync import setup_django  # noqa: E402 - one set-up for both benchmark scripts
+
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 
 EN = "meeting report budget project coffee travel invoice schedule client design review offer family weekend".split()
 AR = "مرحبا اجتماع تقرير ميزانية مشروع قهوة سفر فاتورة موعد عميل تصميم مراجعة عرض عائلة الأسبوع الكتاب".split()
 HARAKAT = "\u064e\u064f\u0650\u0652\u064b"  # fatha, damma, kasra, sukun, tanwin
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chat_project.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["PUSH_WORKER_IN_PROCESS"] = "0"
-    os.environ["CHAT_RATE_LIMIT"] = "0"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 def with_harakat(word: str, rng: random.Random) -> str:
