@@ -7,52 +7,26 @@ client, and what the user's other socket, connected all along, heard live.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import uuid
-from pathlib import Path
-
 import pytest
-import redis
 
-from chat.state.redis_keys import delete_keys_with_prefix
-from tests.conftest import Client, ensure_redis, fresh_postgres_database
-from tests.processes import ServerProcess as Worker
+from tests.conftest import Client, ensure_redis
 from tests.scaleout.test_two_workers import User, hears, rest
+from tests.scaleout.workers import two_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(120)]
 
 
 @pytest.fixture(scope="module")
 def workers():
-    redis_url = ensure_redis()
-    channel = f"chat-feed-{uuid.uuid4().hex[:10]}"
-    work = Path(tempfile.mkdtemp(prefix="chat-feed-"))
-    started: list[Worker] = []
-    try:
-        with fresh_postgres_database(
-            "chat_feed",
-            REDIS_URL=redis_url,
-            SOCKETIO_CHANNEL=channel,
-            CHAT_RATE_LIMIT="0",
-            CHAT_RATE_LIMIT_READS="0",
-            CHAT_RATE_LIMIT_EDITS="0",
-            MEDIA_ROOT=str(work / "media"),
-            PUSH_BACKEND="notifications.backends.locmem.PushBackend",
-        ) as env:
-            started = [Worker(env, work / "worker1.log"), Worker(env, work / "worker2.log")]
-            try:
-                for worker in started:
-                    worker.wait_healthy()
-                yield started
-            finally:
-                for worker in started:
-                    worker.stop()
-    finally:
-        keys = redis.Redis.from_url(redis_url)
-        delete_keys_with_prefix(keys, channel)
-        keys.close()
-        shutil.rmtree(work, ignore_errors=True)
+    with two_workers(
+        "feed",
+        ensure_redis(),
+        CHAT_RATE_LIMIT="0",
+        CHAT_RATE_LIMIT_READS="0",
+        CHAT_RATE_LIMIT_EDITS="0",
+        PUSH_BACKEND="notifications.backends.locmem.PushBackend",
+    ) as started:
+        yield started
 
 
 class ClientState:

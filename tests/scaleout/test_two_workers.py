@@ -7,19 +7,15 @@ as a load balancer would place them.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
-from pathlib import Path
 
 import aiohttp
 import pytest
-import redis
 
-from chat.state.redis_keys import delete_keys_with_prefix
 from chat.tokens import issue_token
-from tests.conftest import Client, ensure_redis, fresh_postgres_database
+from tests.conftest import Client, ensure_redis
 from tests.processes import ServerProcess as Worker
+from tests.scaleout.workers import two_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(90)]
 
@@ -28,34 +24,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(90)]
 def workers():
     """Two workers on one fresh PostgreSQL database and one Redis channel of their own."""
     ensure_redis()
-    run_id = uuid.uuid4().hex[:10]
-    channel = f"chat-scaleout-{run_id}"
-    work = Path(tempfile.mkdtemp(prefix="chat-scaleout-"))
-    started: list[Worker] = []
-    try:
-        with fresh_postgres_database(
-            "chat_scaleout",
-            REDIS_URL="redis://127.0.0.1:6379/0",
-            SOCKETIO_CHANNEL=channel,
-            CHAT_RATE_LIMIT="0",
-            MEDIA_ROOT=str(work / "media"),
-            PUSH_BACKEND="notifications.backends.filebased.PushBackend",
-            PUSH_FILE_PATH=str(work / "pushes.jsonl"),
-            PRESENCE_HOST_TTL="3",  # so that the crash test sees a dead worker's users reaped within seconds
-        ) as env:
-            started = [Worker(env, work / "worker1.log"), Worker(env, work / "worker2.log")]
-            try:
-                for worker in started:
-                    worker.wait_healthy()
-                yield started
-            finally:
-                for worker in started:
-                    worker.stop()
-    finally:
-        keys = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-        delete_keys_with_prefix(keys, channel)
-        keys.close()
-        shutil.rmtree(work, ignore_errors=True)
+    with two_workers(
+        "scaleout",
+        "redis://127.0.0.1:6379/0",
+        CHAT_RATE_LIMIT="0",
+        PUSH_BACKEND="notifications.backends.filebased.PushBackend",
+        PUSH_FILE_PATH="{work}/pushes.jsonl",
+        PRESENCE_HOST_TTL="3",  # so that the crash test sees a dead worker's users reaped within seconds
+    ) as started:
+        yield started
 
 
 class User:
