@@ -6,7 +6,7 @@ PORT   ?= 3005
 HOST   ?= 0.0.0.0
 WORKERS ?= 1
 
-.PHONY: run wait test test-e2e test-postgres lint format migrate bench clean demo-assets chromium
+.PHONY: run wait test test-sqlite test-faults test-e2e test-postgres lint format migrate bench clean demo-assets chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,10 +73,23 @@ lint: $(VENV)/.dev
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-test: lint
-	$(BIN)/python -m pytest
+# The pytest suite on SQLite and again on PostgreSQL at the same time, one pass per core (each prints its
+# report when it ends; they share nothing: their own databases, Redis databases 15 and 14); then
+# tests/faults alone (it stops and freezes servers against deadlines of a few seconds, so it gets the
+# machine to itself); then the JavaScript suites.
+test: lint demo-assets
+	@echo "test: pytest on SQLite and on PostgreSQL at once; each pass prints its report when it ends"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	@$(MAKE) --no-print-directory test-faults
 	@$(MAKE) --no-print-directory test-e2e
-	@$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: $(VENV)/.dev
+	$(BIN)/python -m pytest --ignore=tests/faults
+
+# Real faults (README, "Failure modes"): a PostgreSQL cluster and a Redis of the tests' own, stopped,
+# frozen and killed under running servers; skipped, with the reason, without their binaries.
+test-faults: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/faults
 
 # The spec's JavaScript client (the official socket.io-client, pinned in tests/e2e/package-lock.json)
 # against a server each test file starts; the AsyncAPI document through @asyncapi/parser; /demo/ in headless
@@ -96,13 +109,14 @@ test-e2e: $(VENV)/.runtime demo-assets chromium
 # it makes its own PostgreSQL database; so does tests/faults (its servers use a cluster of its own).
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 PG_TESTS    ?= tests --ignore=tests/scaleout --ignore=tests/faults
+PG_TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 
 test-postgres: $(VENV)/.dev
 	@if ! $(BIN)/python -m tests.processes postgres; then \
 		echo "test-postgres: SKIPPED: PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started"; exit 0; \
 	fi; \
 	echo "test-postgres: pytest on $(PG_TEST_URL)"; \
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PG_TESTS)
+	DATABASE_URL=$(PG_TEST_URL) CHAT_TEST_REDIS_URL=$(PG_TEST_REDIS_URL) $(BIN)/python -m pytest $(PG_TESTS)
 
 # Numbers, not a test: the bare relay (bench/relay.py) and our server on SQLite, PostgreSQL, and PostgreSQL +
 # Redis with two workers, in one run, under the official socket.io-client on loopback; about four minutes.
