@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.sync import setup_django  # noqa: E402 - one set-up for both benchmark scripts
+from tests.bulk_messages import fill_messages  # noqa: E402 - shared with the admin's million-row test
 
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -61,7 +62,7 @@ def pool_texts(n: int, rng: random.Random) -> list[str]:
 def fill_postgres(*, messages: int, chats: int, member_of: int) -> object:
     from django.db import connection
 
-    from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, User
+    from chat.models import ChatHeader, ChatMember, ChatType, User
     from chat.search_text import document
 
     rng = random.Random(13)
@@ -79,45 +80,23 @@ def fill_postgres(*, messages: int, chats: int, member_of: int) -> object:
         cursor.execute("SET statement_timeout = 0")  # the fill and the index builds take minutes
         cursor.execute("CREATE TEMP TABLE pool (i int PRIMARY KEY, message text, search_text text)")
         cursor.executemany("INSERT INTO pool VALUES (%s, %s, %s)", [(i, t, document(t)) for i, t in enumerate(texts)])
-        ours = {
-            "chat_id": "c.ids[1 + g %% %(chats)s]",
-            "sender_id": "u.ids[1 + g %% %(users)s]",
-            "message_type": "0",
-            "message": "p.message",
-            "search_text": "p.search_text",
-            "creation_time": "now() - (%(messages)s - g) * interval '4 seconds'",
-            "is_deleted": "g %% 100 = 0",
-            "deletion_time": "CASE WHEN g %% 100 = 0 THEN now() END",
-        }
-        columns, values, params = [], [], {"chats": chats, "users": 2 * chats, "messages": messages}
-        for field in ChatMessage._meta.concrete_fields:
-            if field.primary_key:
-                continue
-            columns.append(connection.ops.quote_name(field.column))
-            if field.column in ours:
-                values.append(ours[field.column])
-            else:
-                params[field.column] = field.get_db_prep_save(field.get_default(), connection)
-                values.append(f"%({field.column})s")
-        sql = (
-            f"INSERT INTO chat_chatmessage ({', '.join(columns)}) SELECT {', '.join(values)} "
-            "FROM generate_series(1, %(messages)s) g JOIN pool p ON p.i = (g::bigint * 7919) %% 5000, "
+        fill_messages(
+            cursor,
+            ours={
+                "chat_id": "c.ids[1 + g %% %(chats)s]",
+                "sender_id": "u.ids[1 + g %% %(users)s]",
+                "message_type": "0",
+                "message": "p.message",
+                "search_text": "p.search_text",
+                "creation_time": "now() - (%(messages)s - g) * interval '4 seconds'",
+                "is_deleted": "g %% 100 = 0",
+                "deletion_time": "CASE WHEN g %% 100 = 0 THEN now() END",
+            },
+            source="generate_series(1, %(messages)s) g JOIN pool p ON p.i = (g::bigint * 7919) %% 5000, "
             "(SELECT array_agg(id ORDER BY id) ids FROM chat_chatheader) c, "
-            "(SELECT array_agg(id ORDER BY id) ids FROM chat_user WHERE name <> 'Searcher') u"
+            "(SELECT array_agg(id ORDER BY id) ids FROM chat_user WHERE name <> 'Searcher') u",
+            params={"chats": chats, "users": 2 * chats, "messages": messages},
         )
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chat_chatmessage' "
-            "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
-        )
-        indexes = cursor.fetchall()
-        for name, _ in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
-        cursor.execute("SET session_replication_role = replica")
-        cursor.execute(sql, params)
-        cursor.execute("SET session_replication_role = DEFAULT")
-        for _, definition in indexes:
-            cursor.execute(definition)
-        cursor.execute("ANALYZE")
     return searcher
 
 

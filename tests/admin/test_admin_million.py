@@ -35,6 +35,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from chat.models import ChatHeader, ChatMessage, ChatType, User
+from tests.bulk_messages import fill_messages
 
 MESSAGES, CHATS, USERS = {messages}, {chats}, {users}
 users = User.objects.bulk_create([User(id=uuid.uuid4(), name=f"user {{i}}") for i in range(USERS)])
@@ -43,48 +44,24 @@ chats = ChatHeader.objects.bulk_create(
 )
 
 # Every column of the message table: ours from generate_series, any other (a column added later) its default.
-ours = {{
-    "chat_id": "c.ids[1 + g %% %(chats)s]",
-    "sender_id": "u.ids[1 + g %% %(users)s]",
-    "message_type": "0",
-    "message": "'message number ' || g",
-    "creation_time": "now() - (%(messages)s - g) * interval '4 seconds'",
-    "is_deleted": "g %% 1000 = 0",
-    "deletion_time": "CASE WHEN g %% 1000 = 0 THEN now() END",
-}}
-columns, values, params = [], [], {{"chats": CHATS, "users": USERS, "messages": MESSAGES}}
-for field in ChatMessage._meta.concrete_fields:
-    if field.primary_key:
-        continue
-    columns.append(connection.ops.quote_name(field.column))
-    if field.column in ours:
-        values.append(ours[field.column])
-    else:
-        params[field.column] = field.get_db_prep_save(field.get_default(), connection)
-        values.append(f"%({{field.column}})s")
-sql = (
-    f"INSERT INTO chat_chatmessage ({{', '.join(columns)}}) SELECT {{', '.join(values)}} "
-    "FROM generate_series(1, %(messages)s) g, "
-    "(SELECT array_agg(id ORDER BY id) ids FROM chat_chatheader) c, "
-    "(SELECT array_agg(id ORDER BY id) ids FROM chat_user) u"
-)
 started = time.monotonic()
 with connection.cursor() as cursor:
-    # Faster than row by row: the rows are consistent by construction, so no foreign-key trigger per row
-    # (session_replication_role, as pg_restore does), and the secondary indexes are built once, after.
-    cursor.execute(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chat_chatmessage' "
-        "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+    fill_messages(
+        cursor,
+        ours={{
+            "chat_id": "c.ids[1 + g %% %(chats)s]",
+            "sender_id": "u.ids[1 + g %% %(users)s]",
+            "message_type": "0",
+            "message": "'message number ' || g",
+            "creation_time": "now() - (%(messages)s - g) * interval '4 seconds'",
+            "is_deleted": "g %% 1000 = 0",
+            "deletion_time": "CASE WHEN g %% 1000 = 0 THEN now() END",
+        }},
+        source="generate_series(1, %(messages)s) g, "
+        "(SELECT array_agg(id ORDER BY id) ids FROM chat_chatheader) c, "
+        "(SELECT array_agg(id ORDER BY id) ids FROM chat_user) u",
+        params={{"chats": CHATS, "users": USERS, "messages": MESSAGES}},
     )
-    indexes = cursor.fetchall()
-    for name, _ in indexes:
-        cursor.execute(f'DROP INDEX "{{name}}"')
-    cursor.execute("SET session_replication_role = replica")
-    cursor.execute(sql, params)
-    cursor.execute("SET session_replication_role = DEFAULT")
-    for _, definition in indexes:
-        cursor.execute(definition)
-    cursor.execute("ANALYZE")
 insert_seconds = time.monotonic() - started
 
 moderator = User.objects.create_superuser(name="Mod", password="a-long-test-password")
