@@ -293,7 +293,9 @@ async function main() {
     await fan('w', 1);
     await sleep(500);
     const fanStart = performance.now();
+    const fanCpuBefore = cpuSnapshot(pids);
     const fanRun = await fan('m', config.fanoutSeconds);
+    const fanCpu = cpuPercent(fanCpuBefore, cpuSnapshot(pids), availableParallelism());
     const drainUntil = performance.now() + 5000;
     while (delivered < fanRun.acks * members && performance.now() < drainUntil) await sleep(20);
     const fanSeconds = ((lastDelivery || performance.now()) - fanStart) / 1000;
@@ -308,6 +310,7 @@ async function main() {
       delivered,
       messages_per_second: Math.round(fanRun.acks / fanSeconds),
       deliveries_per_second: Math.round(delivered / fanSeconds),
+      cpu: fanCpu, // while the sender sends (the drain after it not counted)
     };
     log(`fan-out to ${members}: ${results.fanout.deliveries_per_second} deliveries/s`);
     await sleep(500);

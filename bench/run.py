@@ -443,9 +443,12 @@ def table(report: dict) -> str:
         value = f"{r['fanout']['deliveries_per_second']:,}"
         return value if relay else versus(value, q.get("fanout_deliveries_per_second"))
 
-    def cpu(r, q, relay):
-        c = r["closed_loop"]["cpu"]
-        return f"{c['server_percent']} / {c['load_generator_percent']} / {c['machine_percent']}"
+    def cpu(phase):
+        def cell(r, q, relay):
+            c = r[phase].get("cpu")
+            return f"{c['server_percent']} / {c['load_generator_percent']} / {c['machine_percent']}" if c else "-"
+
+        return cell
 
     def fanout_counts(r, q, relay):
         return f"{r['fanout']['delivered']}/{r['fanout']['expected']}, {_errors(r['fanout'])}"
@@ -460,12 +463,13 @@ def table(report: dict) -> str:
     row(f"(a) closed loop, {report['config']['closed_sockets']} sockets, msg/s", closed_rate)
     row("    ack p50 / p99, ms", lambda r, q, relay: _ms(r["closed_loop"]["ack_latency"]))
     row("    errors", lambda r, q, relay: _errors(r["closed_loop"]))
-    row("    CPU % of a core: server / load gen / machine", cpu)
+    row("    CPU % of a core: server / load gen / machine", cpu("closed_loop"))
     for i, rate in enumerate(report["config"]["open_rates"]):
         row(f"(b) open loop {rate:g} msg/s, p50 / p99 ms", open_latency(i))
         row("    delivered/sent, lost, errors", open_counts(i))
     row(f"(e) fan-out to {report['config']['fanout_members']}, deliveries/s", fanout)
     row("    delivered/expected, errors", fanout_counts)
+    row("    CPU % of a core: server / load gen / machine", cpu("fanout"))
     row("(c) RSS per idle socket, KB", memory)
     row("(d) findAllMessages 50 rows, p50 / p99 ms", pages("newest_page"))
     row("    keyset page, p50 / p99 ms", pages("keyset_page"))
