@@ -32,6 +32,8 @@ MAX_QUERY_WORDS = 10
 
 def fold(text: str) -> str:
     """`text` with case, accents, harakat, tatweel and the alef forms folded away."""
+    if text.isascii():
+        return text.lower()  # nothing to decompose or drop; casefold is lower on ASCII (every message's path)
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", bare.translate(_FOLD)).casefold()

@@ -25,12 +25,16 @@ def newest_visible_id(chat):
 def _send_access_sql(chats: int, users: int) -> str:
     member, chat, friendship = ChatMember._meta, ChatHeader._meta, Friendship._meta
     q = connection.ops.quote_name
+    if chats == 0:  # PostgreSQL: the ids as two arrays
+        user_type = User._meta.pk.cast_db_type(connection)
+        within = f"= ANY(%s::bigint[]) AND m.{q('user_id')} = ANY(%s::{user_type}[])"
+    else:
+        within = f"IN ({', '.join(['%s'] * chats)}) AND m.{q('user_id')} IN ({', '.join(['%s'] * users)})"
     return (
         f"SELECT m.{q('chat_id')}, m.{q('user_id')}, h.{q('chat_type')}, EXISTS(SELECT 1 FROM"
         f" {q(friendship.db_table)} f WHERE f.{q('pair_key')} = h.{q('direct_key')} AND f.{q('status')} = %s)"
         f" FROM {q(member.db_table)} m INNER JOIN {q(chat.db_table)} h ON h.{q('id')} = m.{q('chat_id')}"
-        f" WHERE m.{q('chat_id')} IN ({', '.join(['%s'] * chats)})"
-        f" AND m.{q('user_id')} IN ({', '.join(['%s'] * users)})"
+        f" WHERE m.{q('chat_id')} {within}"
     )
 
 
@@ -51,7 +55,12 @@ def members_send_blocked(*, pairs: set[tuple[int, object]]) -> dict[tuple[int, o
     user_pk = User._meta.pk
     prepared = [user_pk.get_db_prep_value(user_id, connection) for user_id in user_ids]
     with connection.cursor() as cursor:
-        cursor.execute(_send_access_sql(len(chat_ids), len(user_ids)), [FriendshipStatus.BLOCKED, *chat_ids, *prepared])
+        if connection.vendor == "postgresql":  # two arrays: one short statement for every batch
+            cursor.execute(_send_access_sql(0, 0), [FriendshipStatus.BLOCKED, chat_ids, prepared])
+        else:
+            cursor.execute(
+                _send_access_sql(len(chat_ids), len(user_ids)), [FriendshipStatus.BLOCKED, *chat_ids, *prepared]
+            )
         rows = cursor.fetchall()
     answer = {}
     for chat_id, user_id, chat_type, blocked in rows:

@@ -130,11 +130,22 @@ def chat_headers_messages_added(added: list[tuple[int, int, int]], *, at) -> Non
     added = sorted(added)
     ids = [chat_id for chat_id, _, _ in added]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(ids) > 1:
-            cursor.execute(_lock_headers_sql(), [ids])
+        at = connection.ops.adapt_datetimefield_value(at)
+        if connection.vendor == "postgresql":
+            if len(ids) > 1:
+                cursor.execute(_lock_headers_sql(), [ids])
+            # Three arrays: one short statement for every batch, which psycopg parses once (a VALUES
+            # row per chat made a new statement of every length, parsed and quoted each time).
+            counts = [count for _, count, _ in added]
+            cursor.execute(_messages_added_sql(_UNNEST_ROWS), [at, ids, counts, [last for _, _, last in added]])
+            return
         rows = ", ".join(["(%s, %s, %s)"] * len(added))
         params = [value for row in added for value in row]
-        cursor.execute(_messages_added_sql(rows), [connection.ops.adapt_datetimefield_value(at), *params])
+        cursor.execute(_messages_added_sql(f"VALUES {rows}"), [at, *params])
+
+
+# PostgreSQL: the (chat id, count, newest id) rows as three arrays, with VALUES' column names.
+_UNNEST_ROWS = "SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::bigint[]) AS u(column1, column2, column3)"
 
 
 @cache
@@ -144,7 +155,8 @@ def _lock_headers_sql() -> str:
 
 
 def _messages_added_sql(rows: str) -> str:
-    # VALUES' columns are column1.. on both databases: (chat id, count, newest id).
+    # `rows`: a VALUES list or a SELECT, its columns column1.. (VALUES' names on both databases):
+    # (chat id, count, newest id).
     q = connection.ops.quote_name
     header = q(ChatHeader._meta.db_table)
     last = f"{header}.{q('last_message_id')}"
@@ -153,7 +165,7 @@ def _messages_added_sql(rows: str) -> str:
         f"UPDATE {header} SET {q('message_count')} = {header}.{q('message_count')} + v.column2,"
         f" {q('last_message_id')} = CASE WHEN {newer} THEN v.column3 ELSE {last} END,"
         f" {q('last_activity_time')} = CASE WHEN {newer} THEN %s ELSE {header}.{q('last_activity_time')} END"
-        f" FROM (VALUES {rows}) AS v WHERE {header}.{q('id')} = v.column1"
+        f" FROM ({rows}) AS v WHERE {header}.{q('id')} = v.column1"
     )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import TypeVar
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from socketio.exceptions import ConnectionRefusedError
 
 from chat import dtos
@@ -234,9 +236,37 @@ def _call_as(user_id, fn, kwargs):
 
 
 def inactive_user_ids(user_ids: set) -> set:
-    """Those of `user_ids` that are deactivated (or gone), in one query; in the ORM's thread."""
-    active = set(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
-    return set(user_ids) - active
+    """Those of `user_ids` that are deactivated (or gone), in one query; in the ORM's thread.
+
+    It runs before every event's service and every group-committed batch, so it is one hand-written
+    query: the ORM's queryset, its compiler and its UUID conversions on the way in and out cost ten
+    times what the database does here (py-spy, bench/write_path.py)."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return set()
+    pk = User._meta.pk
+    db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: a thread-local look-up per access
+    by_value = {pk.get_db_prep_value(user_id, db): user_id for user_id in user_ids}
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":  # one short statement for every count
+            cursor.execute(_active_users_sql(0), [True, list(by_value)])
+        else:
+            cursor.execute(_active_users_sql(len(by_value)), [True, *by_value])
+        active = {by_value[value] for (value,) in cursor.fetchall() if value in by_value}
+    return user_ids - active
+
+
+@cache
+def _active_users_sql(count: int) -> str:
+    """`count` ids in an IN list; 0: one array (PostgreSQL)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    q = db.ops.quote_name
+    pk = q(User._meta.pk.column)
+    within = f"= ANY(%s::{User._meta.pk.cast_db_type(db)}[])" if count == 0 else f"IN ({', '.join(['%s'] * count)})"
+    return (
+        f"SELECT {pk} FROM {q(User._meta.db_table)}"
+        f" WHERE {q(User._meta.get_field('is_active').column)} = %s AND {pk} {within}"
+    )
 
 
 def session_ended() -> SessionEnded:

@@ -72,6 +72,32 @@ def test_a_retry_and_its_original_in_one_batch_store_one_message(scene, emitted)
     assert ChatHeader.objects.get(pk=ab.pk).message_count == 2
 
 
+def test_a_retry_is_matched_on_sender_chat_and_id_together(scene, emitted):
+    """The retry lookup matches each (sender, chat, clientMessageId) whole: the same id from another
+    sender, or from the same sender in another chat, is a new message, in one batch or across two."""
+    alice, bob, carol, ab, bc = scene
+    stored, _ = message_create(sender=bob, chat_id=ab.pk, message_type=0, text="first", client_message_id="x")
+    results = message_create_many(
+        [
+            text(bob, bc, "other chat", client_message_id="x"),  # Bob, same id, his other chat: new
+            text(alice, ab, "other sender", client_message_id="x"),  # Alice, same id, same chat: new
+            text(carol, bc, "third", client_message_id="x"),  # Carol's own "x": new
+            text(bob, ab, "first", client_message_id="x"),  # Bob's retry in ab: the original
+        ]
+    )
+    assert [created for _, created in results] == [True, True, True, False]
+    assert results[3][0].pk == stored.pk
+    assert len({message.pk for message, _ in results[:3]} | {stored.pk}) == 4
+    assert sorted(ChatMessage.objects.filter(client_message_id="x").values_list("message", flat=True)) == [
+        "first", "other chat", "other sender", "third",
+    ]  # fmt: skip
+    again = message_create_many(
+        [text(bob, bc, "other chat", client_message_id="x"), text(carol, bc, "x", client_message_id="y")]
+    )
+    assert again[0] == (results[0][0], False) and again[1][1] is True
+    assert len(emitted) == 5  # each stored message announced once; no retry announced
+
+
 def test_one_senders_messages_keep_their_order_in_a_batch(scene, emitted):
     alice, bob, _carol, ab, _bc = scene
     bodies = [f"m{i}" for i in range(20)]
