@@ -141,6 +141,13 @@ def message_dto(message: ChatMessage) -> dict:
     return dto
 
 
+def announced_message_dto(message: ChatMessage) -> dict:
+    """The MessageDto the group commit announced for `message` when it stored it (the same dict, never
+    changed after), else one made now: a retry's original was announced long ago."""
+    dto = getattr(message, "announced_dto", None)
+    return dto if dto is not None else message_dto(message)
+
+
 # The columns `message_dto_from_values` needs: history pages build MessageDtos from `values()` rows,
 # about twice as fast as from model instances on long lists (shared/PERFORMANCE.md).
 MESSAGE_DTO_VALUES = (

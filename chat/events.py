@@ -27,6 +27,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from chat.state.store import get_state
 
@@ -49,6 +50,10 @@ class _Bridge:
         self._external_server_instance = None
         self._lock = threading.Lock()
         self._tasks: set[asyncio.Task] = set()
+        # Calls handed over from other threads, in call order, not yet run on the loop (see `run`).
+        self._handed: list[Callable[[], None]] = []
+        # Plain room emits that the current loop turn collected, delivered by one task (see `_schedule_in_room`).
+        self._plain: list[tuple] | None = None
         # room -> a future resolved when the room's latest scheduled emit has begun (emits keep their order).
         self._room_turn: dict[str, asyncio.Future] = {}
 
@@ -107,12 +112,28 @@ class _Bridge:
         call = factory if direct else partial(self._spawn, factory, description)
         if running is loop:
             call()
-        else:
+            return
+        # From another thread (the ORM's, after a commit): calls queue up in call order, and only the
+        # first of a run wakes the loop, so a batch's hundred emits cost one hand-over, not a hundred.
+        with self._lock:
+            self._handed.append(call)
+            first = len(self._handed) == 1
+        if first:
             # A fresh context, not the ORM thread's: that one is a copy of the calling task's, with
             # asgiref's deadlock guard set, and every task spawned in it would inherit the guard; a
             # disconnect handler run inside such a task (a ping timeout noticed by a broadcast) then
             # failed its own hop to the ORM with "Single thread executor already being used".
-            loop.call_soon_threadsafe(call, context=contextvars.Context())
+            loop.call_soon_threadsafe(self._run_handed, context=contextvars.Context())
+
+    def _run_handed(self) -> None:
+        """On the loop: every call handed over so far, in the order they were made."""
+        with self._lock:
+            calls, self._handed = self._handed, []
+        for call in calls:
+            try:
+                call()
+            except Exception:
+                logger.exception("a call handed to the socket server failed")
 
     def _spawn(self, factory: Callable[[], Awaitable], description: str) -> None:
         # Each emit task in a context of its own (see `run`): nothing of its caller's leaks into it.
@@ -148,16 +169,37 @@ class _Bridge:
         """On the loop: the emit's task, after the room's previous emit in the order of this call."""
         previous = self._room_turn.get(room)
         if not hidden and previous is None:
-            # Nothing to look up and nothing before it still looking: its task emits at its first step,
-            # before any task spawned after it runs (the common case: no bookkeeping at all).
-            self._spawn(partial(self.sio.emit, event, data, room=room, skip_sid=skip_sid), f"{event} to {room}")
+            # Nothing to look up and nothing before it still looking (the common case). One process
+            # without Redis: the emits of this loop turn join one task, which delivers them in order at
+            # its first step (a local emit never yields), before any task spawned after it runs. With
+            # Redis each emit waits for its publish, so each keeps a task of its own.
+            if not self._batches_emits():
+                self._spawn(partial(self.sio.emit, event, data, room=room, skip_sid=skip_sid), f"{event} to {room}")
+                return
+            if self._plain is None:
+                self._plain = []
+                self._spawn(partial(self._emit_plain, self._plain), "room emits")
+            self._plain.append((event, data, room, skip_sid))
             return
+        self._plain = None  # what follows must not join a task spawned before this one
         turn = self.loop.create_future()
         self._room_turn[room] = turn
         turn.add_done_callback(partial(self._turn_over, room))
         self._spawn(
             partial(self._emit_in_turn, event, data, room, skip_sid, hidden, previous, turn), f"{event} to {room}"
         )
+
+    def _batches_emits(self) -> bool:
+        return not isinstance(self.sio.manager, AsyncPubSubManager)
+
+    async def _emit_plain(self, emits: list[tuple]) -> None:
+        if self._plain is emits:
+            self._plain = None  # later emits start a task of their own
+        for event, data, room, skip_sid in emits:
+            try:
+                await self.sio.emit(event, data, room=room, skip_sid=skip_sid)
+            except Exception:
+                logger.exception("failed to deliver %s to %s", event, room)
 
     def _turn_over(self, room: str, turn: asyncio.Future) -> None:
         if self._room_turn.get(room) is turn:

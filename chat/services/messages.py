@@ -206,7 +206,10 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
         log.write()
         chat_headers_messages_added(_per_chat(message for _, message in stored), at=now)
         for _, message in stored:
-            publish("message", {"chatMessage": dtos.message_dto(message)}, room=chat_room(message.chat_id))
+            # The announced MessageDto rides on the instance, so that the sender's answer reuses it
+            # (`announced_message_dto`) instead of building it again on the event loop.
+            message.announced_dto = dtos.message_dto(message)
+            publish("message", {"chatMessage": message.announced_dto}, room=chat_room(message.chat_id))
         if stored:
             domain_events.messages_stored.send(
                 sender=ChatMessage,

@@ -53,7 +53,7 @@ async def create_message(sid: str, payload: dict):
             **data,
         )
     )
-    return {"chatMessage": dtos.message_dto(message)}
+    return {"chatMessage": dtos.announced_message_dto(message)}
 
 
 @on("findAllMessages", doc=docs.FIND_ALL_MESSAGES)

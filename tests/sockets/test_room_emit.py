@@ -8,8 +8,10 @@ import asyncio
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from chat.events import bridge, chat_room
+from chat.services.messages import NewMessage, message_create_many
 from chat.sockets.server import sio
 from tests.sockets._message_helpers import group_chat, join, send
 from tests.sockets.presence_support import state_until
@@ -105,3 +107,34 @@ async def test_a_socket_whose_client_stopped_pinging_is_closed_by_the_broadcast(
     assert gone.events["test:fanout"] == []
     for client in sockets[1:]:
         assert await client.wait_for("test:fanout") == "y"
+
+
+async def test_a_batchs_announcements_reach_the_loop_together_and_in_order(group):
+    """The group commit's emits leave the ORM's thread after its commit: they are handed to the loop in
+    one go and delivered by one task, in commit order (one task per message before)."""
+    chat_id, users, sockets = group
+    requests = [NewMessage(sender=users[i % MEMBERS], chat_id=chat_id, message_type=0, text=f"b{i}") for i in range(20)]
+    loop = bridge.loop
+    previous = loop.get_task_factory()
+    created = 0
+
+    def counting(loop, coro, **kwargs):
+        nonlocal created
+        created += getattr(coro, "__qualname__", "").startswith("_Bridge.")  # not the sockets' writers
+        if previous is not None:
+            return previous(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    async def install(factory):
+        loop.set_task_factory(factory)
+
+    await on_server_loop(install(counting))
+    try:
+        results = await sync_to_async(message_create_many, thread_sensitive=False)(requests)
+        heard = [await client.received("message", count=20) for client in sockets]
+    finally:
+        await on_server_loop(install(previous))
+    ids = [message.pk for message, _ in results]
+    for events in heard:
+        assert [event["chatMessage"]["id"] for event in events] == ids
+    assert created == 1  # one task for the batch's 20 room emits (20 before)
