@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from asgiref.sync import sync_to_async
 
@@ -28,6 +29,7 @@ from chat.services.messages import (
     message_create_many,
 )
 from chat.sockets.auth import inactive_user_ids, session_ended
+from chat.state.store import get_state
 
 logger = logging.getLogger("chat.sockets")
 
@@ -41,9 +43,17 @@ class GroupCommit:
 
     instances: list[GroupCommit] = []  # every one made, for a graceful stop's drain_all()
 
-    def __init__(self, store_many: Callable[[list], list], *, user_of: Callable, what: str) -> None:
+    def __init__(
+        self,
+        store_many: Callable[[list], list],
+        *,
+        user_of: Callable,
+        what: str,
+        prepare: Callable[[tuple], Awaitable[tuple]] | None = None,
+    ) -> None:
         GroupCommit.instances.append(self)
         self._store = sync_to_async(_as_active(store_many, user_of))
+        self._prepare = prepare  # on the loop, before the hop: what a batch needs from presence
         self._what = what
         self._waiting: list[tuple[object, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
@@ -81,7 +91,10 @@ class GroupCommit:
                     break
                 logger.debug("writing a batch of %d %s", len(batch), self._what)
                 try:
-                    results = await self._store(tuple(request for request, _ in batch))
+                    requests = tuple(request for request, _ in batch)
+                    if self._prepare is not None:
+                        requests = await self._prepare(requests)
+                    results = await self._store(requests)
                 except Exception as exc:  # noqa: BLE001 - every request of the batch hears of it
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -112,10 +125,25 @@ def _sender(request: NewMessage):
     return request.sender
 
 
+async def _with_viewers(requests: tuple[NewMessage, ...]) -> tuple[NewMessage, ...]:
+    """Each message with who views its chat (they get no push, CONTRACT §7): one presence call for
+    the batch (one Redis round trip for all its chats, where each message asked on its own)."""
+    chat_ids = {request.chat_id for request in requests if request.viewing_user_ids is None}
+    if not chat_ids:
+        return requests
+    viewing = await get_state().presence.viewing_by_chat(chat_ids)
+    return tuple(
+        request
+        if request.viewing_user_ids is not None
+        else replace(request, viewing_user_ids=frozenset(viewing.get(request.chat_id, ())))
+        for request in requests
+    )
+
+
 def _reader(request: ReadRequest):
     return request.user
 
 
-message_writer = GroupCommit(message_create_many, user_of=_sender, what="message(s)")
+message_writer = GroupCommit(message_create_many, user_of=_sender, what="message(s)", prepare=_with_viewers)
 read_writer = GroupCommit(chat_mark_read_many, user_of=_reader, what="read(s)")
 delivered_writer = GroupCommit(chat_mark_delivered_many, user_of=_reader, what="delivery receipt(s)")

@@ -5,14 +5,13 @@ thread once, for one service or selector call.
 Writes are `ordered`: a socket's write events run one at a time in arrival order, which is how one
 sender's messages reach every receiver in the order they were sent (CONTRACT §5).
 
-Rate limits and presence (chat.state) are awaited here, on the loop, before the hop: the services get
-the answers as arguments and never ask the state layer themselves, so nothing waits on Redis while a
-database transaction is open, and a slow Redis holds up only the events that wait for it.
+Rate limits and presence (chat.state) are awaited on the loop, before the hop (here, or for a batch of
+messages by the group commit, chat/sockets/message_batch.py): the services get the answers as arguments
+and never ask the state layer themselves, so nothing waits on Redis while a database transaction is
+open, and a slow Redis holds up only the events that wait for it.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from chat import dtos
 from chat.selectors import messages as message_selectors
@@ -30,7 +29,6 @@ from chat.sockets.message_payloads import (
 )
 from chat.sockets.server import on
 from chat.state.ratelimit import check_rate, rate_hit
-from chat.state.store import get_state
 from chat.validation import validate
 
 
@@ -38,20 +36,10 @@ from chat.validation import validate
 async def create_message(sid: str, payload: dict):
     user, _ = await event_user(sid, payload)
     data = validate(CreateMessagePayload, payload)
-    state = get_state()
-    allowed = rate_hit(user_id=user.pk, action="createMessage")
-    viewing = state.presence.viewing_user_ids(data["chat_id"])  # who gets no push (CONTRACT §7)
-    if state.shared:
-        allowed, viewing = await asyncio.gather(allowed, viewing)  # two round trips to Redis at once
-    else:
-        allowed, viewing = await allowed, await viewing
+    allowed = await rate_hit(user_id=user.pk, action="createMessage")
+    # Who views the chat (no push for them, CONTRACT §7) is asked once per batch, by the group commit.
     message, _created = await message_writer.submit(
-        NewMessage(
-            sender=user,
-            over_rate_limit=not allowed,  # a retry is still answered: the service knows
-            viewing_user_ids=frozenset(viewing),
-            **data,
-        )
+        NewMessage(sender=user, over_rate_limit=not allowed, **data)  # a retry is still answered: the service knows
     )
     return {"chatMessage": dtos.announced_message_dto(message)}
 

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from chat import domain_events
 from chat.models import ChatMessage
 from chat.sockets.message_batch import message_writer, read_writer
+from chat.state.store import get_state
 from tests.conftest import db_call
 from tests.sockets._message_helpers import direct_chat, join
 from tests.sockets.presence_support import state_until
@@ -166,3 +167,48 @@ async def test_reads_that_arrive_during_a_write_form_one_batch_each_with_its_ans
         sent["id"],
     ]
     assert batch_sizes(batch_log, "read(s)") == [1, 3]
+
+
+async def test_a_batch_asks_presence_once_for_the_viewers_of_all_its_chats(clients, make_user, batch_log, monkeypatch):
+    """Who views each chat (no push for them) is one presence call per batch, not one per message, and
+    each message gets its own chat's viewers."""
+    from notifications import services as notification_services
+
+    alice, bob, carol = make_user("Alice"), make_user("Bob"), make_user("Carol")
+    ab, ac = direct_chat(alice, bob), direct_chat(alice, carol)
+    a, a2, b, c = await clients(alice), await clients(alice), await clients(bob), await clients(carol)
+    await join(b, ab)  # Bob views ab; Carol does not view ac
+    presence = get_state().presence
+    asked = []
+    original_by_chat, original_one = presence.viewing_by_chat, presence.viewing_user_ids
+
+    async def by_chat(chat_ids):
+        asked.append(sorted(chat_ids))
+        return await original_by_chat(chat_ids)
+
+    async def one(chat_id):
+        asked.append([chat_id])
+        return await original_one(chat_id)
+
+    monkeypatch.setattr(presence, "viewing_by_chat", by_chat)
+    monkeypatch.setattr(presence, "viewing_user_ids", one)
+    viewers = {}
+
+    def record(*, stored):
+        viewers.update({message.message: viewing for message, viewing in stored})
+
+    monkeypatch.setattr(notification_services, "messages_created", record)
+    async with orm_thread_held():
+        first = send(a, ab, "first")
+        await in_flight()
+        pending = [send(a2, ab, "to bob"), send(b, ab, "from bob"), send(c, ac, "from carol")]
+        await queued(3)
+    await asyncio.gather(first, *pending)
+    assert batch_sizes(batch_log) == [1, 3]
+    assert asked == [[ab], sorted([ab, ac])]  # one call per batch
+    assert viewers == {
+        "first": {str(bob.pk)},
+        "to bob": {str(bob.pk)},
+        "from bob": {str(bob.pk)},
+        "from carol": frozenset(),
+    }
