@@ -169,10 +169,10 @@ class _Bridge:
         """On the loop: the emit's task, after the room's previous emit in the order of this call."""
         previous = self._room_turn.get(room)
         if not hidden and previous is None:
-            # Nothing to look up and nothing before it still looking (the common case). One process
-            # without Redis: the emits of this loop turn join one task, which delivers them in order at
-            # its first step (a local emit never yields), before any task spawned after it runs. With
-            # Redis each emit waits for its publish, so each keeps a task of its own.
+            # Nothing to look up and nothing before it still looking (the common case): the emits of
+            # this loop turn join one task, which delivers them in order at its first step (a local
+            # emit never yields), before any task spawned after it runs; with Redis it then publishes
+            # them as one message (chat.sockets.managers.ChatRedisManager.emit_many).
             if not self._batches_emits():
                 self._spawn(partial(self.sio.emit, event, data, room=room, skip_sid=skip_sid), f"{event} to {room}")
                 return
@@ -190,11 +190,16 @@ class _Bridge:
         )
 
     def _batches_emits(self) -> bool:
-        return not isinstance(self.sio.manager, AsyncPubSubManager)
+        manager = self.sio.manager
+        return hasattr(manager, "emit_many") or not isinstance(manager, AsyncPubSubManager)
 
     async def _emit_plain(self, emits: list[tuple]) -> None:
         if self._plain is emits:
             self._plain = None  # later emits start a task of their own
+        emit_many = getattr(self.sio.manager, "emit_many", None)
+        if emit_many is not None:
+            await emit_many(emits)
+            return
         for event, data, room, skip_sid in emits:
             try:
                 await self.sio.emit(event, data, room=room, skip_sid=skip_sid)

@@ -72,11 +72,41 @@ class ChatManager(DirectEmit, socketio.AsyncManager):
         await self._emit_here(event, data, namespace, to or room, skip_sid)
 
 
+# The room of a published batch of emits (`ChatRedisManager.emit_many`). No socket is ever in it: a
+# worker that does not know batches (an older version during a rolling restart) delivers the batch to
+# nobody instead of broadcasting it.
+BATCH_ROOM = "chat:batch-of-emits"
+
+
 class ChatRedisManager(BoundedReconnect, DirectEmit, socketio.AsyncRedisManager):
-    """Several workers: an emit is published on the channel, and every worker (this one included)
-    delivers it to its own sockets when it hears it."""
+    """Several workers: an emit is delivered to this worker's sockets, then published on the channel,
+    and every other worker delivers it to its own sockets when it hears it (python-socketio's way).
+
+    `emit_many` does the same for a group commit's announcements: each is delivered here in order, then
+    all of them go out as one published message (one PUBLISH, and one message for each other worker to
+    read and parse, instead of one per emit); the batches of one worker are published one after another,
+    in order."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._publishing = asyncio.Lock()
+
+    async def emit_many(self, emits: list[tuple]) -> None:
+        """`(event, data, room, skip_sid)` emits to rooms of namespace "/", without callbacks."""
+        for event, data, room, skip_sid in emits:
+            await self._emit_here(event, data, "/", room, skip_sid)
+        batch = [{"event": e, "data": d, "room": r, "skip_sid": s} for e, d, r, s in emits]
+        async with self._publishing:
+            message = {"method": "emit", "event": "batch", "data": [batch], "binary": False, "namespace": "/"}
+            message.update(room=BATCH_ROOM, skip_sid=None, callback=None, host_id=self.host_id)
+            await self._publish(message)
 
     async def _handle_emit(self, message):
+        if message.get("room") == BATCH_ROOM and message.get("host_id") != self.host_id:
+            (batch,) = message["data"]
+            for emit in batch:
+                await self._emit_here(emit["event"], emit["data"], "/", emit["room"], emit["skip_sid"])
+            return
         if message.get("callback") is not None or message.get("binary"):
             return await super()._handle_emit(message)
         data = message["data"]

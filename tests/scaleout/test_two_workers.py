@@ -241,3 +241,67 @@ async def test_a_crashed_workers_users_go_offline_for_the_others(workers, connec
         assert next(m["isViewingChat"] for m in members if m["userId"] == alice.id) is False
     finally:
         doomed.stop()
+
+
+async def test_a_batchs_messages_cross_workers_in_one_published_message_each_batch(workers, connect):
+    """A group commit's announcements are delivered on their own worker, then published together
+    (chat.sockets.managers.ChatRedisManager.emit_many): every message reaches the other worker's
+    sockets once and in each sender's order, and none travels in a message of its own."""
+    import asyncio
+    import json
+
+    import redis.asyncio as aioredis
+
+    from chat.sockets.managers import BATCH_ROOM
+
+    senders = [User(f"Sender {i}") for i in range(6)]
+    readers = [User(f"Reader {i}") for i in range(6)]
+    sending = [await connect(user, 0) for user in senders]
+    reading = [await connect(user, 1) for user in readers]
+    chats = []
+    for s, r, user in zip(sending, reading, readers, strict=True):
+        chat_id = (await s.call("joinRoom", {"otherUserId": user.id}))["chatHeaderId"]
+        assert (await r.call("joinRoom", {"chatHeaderId": chat_id}))["joined"] is True
+        chats.append(chat_id)
+    published = []
+    listener = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(workers[0].env["SOCKETIO_CHANNEL"])
+
+    async def record():
+        async for item in pubsub.listen():
+            if item["type"] == "message":
+                published.append(json.loads(item["data"]))
+
+    recording = asyncio.ensure_future(record())
+    try:
+        await asyncio.sleep(0.2)  # subscribed before the first send
+        rounds = 5
+        for n in range(rounds):  # every sender at once, five times: batches form while one is written
+            await asyncio.gather(
+                *(
+                    s.call("createMessage", {"chatHeaderId": chat_id, "message": f"m{n}", "messageType": 0})
+                    for s, chat_id in zip(sending, chats, strict=True)
+                )
+            )
+        for r, chat_id in zip(reading, chats, strict=True):
+            got = await r.until(
+                lambda r=r, c=chat_id: len(heard_in(r, c)) >= rounds, timeout=5, what=f"{rounds} messages of {chat_id}"
+            )
+            assert [m["chatMessage"]["message"] for m in heard_in(r, chat_id)] == [f"m{n}" for n in range(rounds)], got
+        await asyncio.sleep(0.2)
+    finally:
+        recording.cancel()
+        await pubsub.aclose()
+        await listener.aclose()
+    emits = [m for m in published if m.get("method") == "emit"]
+    single = [m for m in emits if m["event"] == "message" and m["room"] != BATCH_ROOM]
+    batched = [e for m in emits if m["room"] == BATCH_ROOM for e in m["data"][0] if e["event"] == "message"]
+    assert single == []  # no message announced in a published message of its own
+    assert sorted(
+        (e["data"]["chatMessage"]["chatHeaderId"], e["data"]["chatMessage"]["message"]) for e in batched
+    ) == sorted((chat_id, f"m{n}") for chat_id in chats for n in range(rounds))
+
+
+def heard_in(client: Client, chat_id: int) -> list:
+    return heard(client, "message", lambda m: m["chatMessage"]["chatHeaderId"] == chat_id)
