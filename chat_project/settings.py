@@ -166,6 +166,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _statement_timeout = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
     if _statement_timeout:
         _pg_options["options"] = f"{_pg_options.get('options', '')} -c statement_timeout={_statement_timeout}".strip()
+# PostgreSQL: the write path's hand-written statements run as prepared statements (chat/sql.py); false
+# behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "chat.User"

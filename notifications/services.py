@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat.models import ChatMember, ChatMessage, Friendship, FriendshipStatus, User, direct_pair_key
+from chat.sql import hot_cursor
 from notifications import content
 from notifications.models import Device, NotificationSettings, Push, PushKind, PushState
 
@@ -88,7 +89,7 @@ def _member_devices(*, chat_ids: set[int]) -> dict[int, list[Device]]:
     ids = sorted(chat_ids)
     sql = _member_devices_sql().format(chats=", ".join(["%s"] * len(ids)))
     now = ChatMember._meta.get_field("muted_until").get_db_prep_value(timezone.now(), connection)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, [*ids, True, now, now])
         rows = cursor.fetchall()
     user_field = Device._meta.get_field("user").target_field

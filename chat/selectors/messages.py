@@ -10,6 +10,7 @@ from chat import dtos
 from chat.errors import Forbidden
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
 from chat.selectors.social import fill_reactions
+from chat.sql import hot_cursor
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -54,7 +55,7 @@ def members_send_blocked(*, pairs: set[tuple[int, object]]) -> dict[tuple[int, o
     user_ids = sorted({user_id for _, user_id in pairs}, key=str)
     user_pk = User._meta.pk
     prepared = [user_pk.get_db_prep_value(user_id, connection) for user_id in user_ids]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         if connection.vendor == "postgresql":  # two arrays: one short statement for every batch
             cursor.execute(_send_access_sql(0, 0), [FriendshipStatus.BLOCKED, chat_ids, prepared])
         else:

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.models import Change, ChangeCounter, ChangeKind, User
+from chat.sql import hot_cursor
 
 
 @cache
@@ -147,7 +148,7 @@ class ChangeLog:
             [self.at] * len(rows),
             [None if data is None else Jsonb(data) for data in datas],
         ]
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(_unnest_sql(), params)
 
 
@@ -158,7 +159,7 @@ def changes_reserve(count: int) -> ChangeLog:
         raise RuntimeError("changes are recorded inside the transaction of what they record")
     if count <= 0:
         return ChangeLog(0, 0)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_bump_sql(), [count])
         row = cursor.fetchone()
         if row is None:

@@ -33,6 +33,7 @@ from chat.models import (
 from chat.selectors.messages import newest_visible_id
 from chat.services.changes import changes_reserve
 from chat.services.users import user_get_or_placeholder
+from chat.sql import hot_cursor
 from chat.state.ratelimit import refusal
 
 
@@ -129,7 +130,7 @@ def chat_headers_messages_added(added: list[tuple[int, int, int]], *, at) -> Non
         return
     added = sorted(added)
     ids = [chat_id for chat_id, _, _ in added]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         at = connection.ops.adapt_datetimefield_value(at)
         if connection.vendor == "postgresql":
             if len(ids) > 1:

@@ -26,6 +26,7 @@ from chat.selectors.social import reactions_by_message
 from chat.services.blocks import publish_hidden
 from chat.services.changes import changes_reserve
 from chat.services.chats import chat_header_visibility_changed, chat_headers_messages_added
+from chat.sql import hot_cursor
 from chat.state.ratelimit import refusal
 
 MAX_REMOVE_IDS = 100
@@ -289,7 +290,7 @@ def _own_messages(keys: set[tuple]) -> dict[tuple, ChatMessage]:
     params: list = []
     for sender_id, chat_id, client_message_id in keys:
         params += [sender_pk.get_db_prep_value(sender_id, db), chat_id, client_message_id]
-    with db.cursor() as cursor:
+    with hot_cursor() as cursor:
         if db.vendor == "postgresql":
             cursor.execute(_retries_unnest_sql(), [params[0::3], params[1::3], params[2::3]])
         else:
@@ -385,7 +386,7 @@ def _insert_rows(messages: list[ChatMessage]) -> None:
                 value = field.get_db_prep_save(field.pre_save(message, True), db)
             params.append(value)
     returning = f" RETURNING {db.ops.quote_name('id')}"
-    with db.cursor() as cursor:
+    with hot_cursor() as cursor:
         if db.vendor == "postgresql":
             # One array per column (as Django's own bulk_create does on PostgreSQL): a short statement,
             # the same for every batch, where a VALUES row per message made psycopg parse and quote a

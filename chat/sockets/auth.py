@@ -27,6 +27,7 @@ from chat.selectors import chats as chat_selectors
 from chat.services import rooms
 from chat.services import users as user_services
 from chat.sockets.server import SessionEnded, sio
+from chat.sql import hot_cursor
 from chat.state.presence import SocketLimitReached
 from chat.state.store import get_state
 from chat.tokens import decode_token, user_for_claims
@@ -247,7 +248,7 @@ def inactive_user_ids(user_ids: set) -> set:
     pk = User._meta.pk
     db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: a thread-local look-up per access
     by_value = {pk.get_db_prep_value(user_id, db): user_id for user_id in user_ids}
-    with db.cursor() as cursor:
+    with hot_cursor() as cursor:
         if db.vendor == "postgresql":  # one short statement for every count
             cursor.execute(_active_users_sql(0), [True, list(by_value)])
         else:
