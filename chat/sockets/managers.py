@@ -15,6 +15,7 @@ With Redis, each worker delivers the emits it hears on the channel (its own incl
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import socketio
@@ -22,6 +23,8 @@ from engineio import packet as eio_packet
 from socketio import packet
 
 from chat.state.pubsub import BoundedReconnect  # its listener retries every REDIS_RETRY_SECONDS
+
+logger = logging.getLogger("chat.sockets")
 
 
 class DirectEmit:
@@ -94,18 +97,25 @@ class ChatRedisManager(BoundedReconnect, DirectEmit, socketio.AsyncRedisManager)
     async def emit_many(self, emits: list[tuple]) -> None:
         """`(event, data, room, skip_sid)` emits to rooms of namespace "/", without callbacks."""
         for event, data, room, skip_sid in emits:
-            await self._emit_here(event, data, "/", room, skip_sid)
+            await self._emit_one(event, data, room, skip_sid)
         batch = [{"event": e, "data": d, "room": r, "skip_sid": s} for e, d, r, s in emits]
         async with self._publishing:
             message = {"method": "emit", "event": "batch", "data": [batch], "binary": False, "namespace": "/"}
             message.update(room=BATCH_ROOM, skip_sid=None, callback=None, host_id=self.host_id)
             await self._publish(message)
 
+    async def _emit_one(self, event, data, room, skip_sid) -> None:
+        """One emit of a batch: a failure (a socket that broke meanwhile) does not stop the others."""
+        try:
+            await self._emit_here(event, data, "/", room, skip_sid)
+        except Exception:
+            logger.exception("failed to deliver %s to %s", event, room)
+
     async def _handle_emit(self, message):
         if message.get("room") == BATCH_ROOM and message.get("host_id") != self.host_id:
             (batch,) = message["data"]
             for emit in batch:
-                await self._emit_here(emit["event"], emit["data"], "/", emit["room"], emit["skip_sid"])
+                await self._emit_one(emit["event"], emit["data"], emit["room"], emit["skip_sid"])
             return
         if message.get("callback") is not None or message.get("binary"):
             return await super()._handle_emit(message)
