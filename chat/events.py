@@ -27,7 +27,6 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from chat.state.store import get_state
 
@@ -54,12 +53,15 @@ class _Bridge:
         self._handed: list[Callable[[], None]] = []
         # Plain room emits that the current loop turn collected, delivered by one task (see `_schedule_in_room`).
         self._plain: list[tuple] | None = None
+        self._emit_many = None
         # room -> a future resolved when the room's latest scheduled emit has begun (emits keep their order).
         self._room_turn: dict[str, asyncio.Future] = {}
 
     def attach(self, sio, loop: asyncio.AbstractEventLoop) -> None:
         self.sio = sio
         self.loop = loop
+        # Our managers deliver a run of plain emits in one call (chat.sockets.managers.DirectEmit).
+        self._emit_many = getattr(sio.manager, "emit_many", None)
 
     def detach(self) -> None:
         self.loop = None
@@ -172,8 +174,8 @@ class _Bridge:
             # Nothing to look up and nothing before it still looking (the common case): the emits of
             # this loop turn join one task, which delivers them in order at its first step (a local
             # emit never yields), before any task spawned after it runs; with Redis it then publishes
-            # them as one message (chat.sockets.managers.ChatRedisManager.emit_many).
-            if not self._batches_emits():
+            # them as one message (chat.sockets.managers: DirectEmit.emit_many and its Redis override).
+            if self._emit_many is None:
                 self._spawn(partial(self.sio.emit, event, data, room=room, skip_sid=skip_sid), f"{event} to {room}")
                 return
             if self._plain is None:
@@ -189,22 +191,10 @@ class _Bridge:
             partial(self._emit_in_turn, event, data, room, skip_sid, hidden, previous, turn), f"{event} to {room}"
         )
 
-    def _batches_emits(self) -> bool:
-        manager = self.sio.manager
-        return hasattr(manager, "emit_many") or not isinstance(manager, AsyncPubSubManager)
-
     async def _emit_plain(self, emits: list[tuple]) -> None:
         if self._plain is emits:
             self._plain = None  # later emits start a task of their own
-        emit_many = getattr(self.sio.manager, "emit_many", None)
-        if emit_many is not None:
-            await emit_many(emits)
-            return
-        for event, data, room, skip_sid in emits:
-            try:
-                await self.sio.emit(event, data, room=room, skip_sid=skip_sid)
-            except Exception:
-                logger.exception("failed to deliver %s to %s", event, room)
+        await self._emit_many(emits)
 
     def _turn_over(self, room: str, turn: asyncio.Future) -> None:
         if self._room_turn.get(room) is turn:

@@ -30,6 +30,19 @@ logger = logging.getLogger("chat.sockets")
 class DirectEmit:
     """The room-emit fast path, for a python-socketio manager (mixed in before it)."""
 
+    async def emit_many(self, emits: list[tuple]) -> None:
+        """`(event, data, room, skip_sid)` emits to rooms of namespace "/", without callbacks, delivered
+        here in order (chat.events hands a group commit's announcements over this way)."""
+        for event, data, room, skip_sid in emits:
+            await self._emit_one(event, data, room, skip_sid)
+
+    async def _emit_one(self, event, data, room, skip_sid) -> None:
+        """One emit of a run: a failure (a socket that broke meanwhile) does not stop the others."""
+        try:
+            await self._emit_here(event, data, "/", room, skip_sid)
+        except Exception:
+            logger.exception("failed to deliver %s to %s", event, room)
+
     async def _emit_here(self, event, data, namespace, room, skip_sid) -> None:
         """Deliver to this process's sockets in `room`, as `AsyncManager.emit` does without a callback."""
         if namespace not in self.rooms:
@@ -95,21 +108,12 @@ class ChatRedisManager(BoundedReconnect, DirectEmit, socketio.AsyncRedisManager)
         self._publishing = asyncio.Lock()
 
     async def emit_many(self, emits: list[tuple]) -> None:
-        """`(event, data, room, skip_sid)` emits to rooms of namespace "/", without callbacks."""
-        for event, data, room, skip_sid in emits:
-            await self._emit_one(event, data, room, skip_sid)
+        await super().emit_many(emits)
         batch = [{"event": e, "data": d, "room": r, "skip_sid": s} for e, d, r, s in emits]
         async with self._publishing:
             message = {"method": "emit", "event": "batch", "data": [batch], "binary": False, "namespace": "/"}
             message.update(room=BATCH_ROOM, skip_sid=None, callback=None, host_id=self.host_id)
             await self._publish(message)
-
-    async def _emit_one(self, event, data, room, skip_sid) -> None:
-        """One emit of a batch: a failure (a socket that broke meanwhile) does not stop the others."""
-        try:
-            await self._emit_here(event, data, "/", room, skip_sid)
-        except Exception:
-            logger.exception("failed to deliver %s to %s", event, room)
 
     async def _handle_emit(self, message):
         if message.get("room") == BATCH_ROOM and message.get("host_id") != self.host_id:
