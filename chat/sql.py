@@ -50,3 +50,8 @@ def _prepared_cursor_class():
             return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
 
     return PreparedCursor
+
+
+def array_param(field, db=None) -> str:
+    """A `%s` placeholder for a PostgreSQL array of `field`'s values (`unnest(...)`, `= ANY(...)`)."""
+    return f"%s::{field.cast_db_type(db or connections[DEFAULT_DB_ALIAS])}[]"

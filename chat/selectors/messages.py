@@ -10,7 +10,7 @@ from chat import dtos
 from chat.errors import Forbidden
 from chat.models import ChatHeader, ChatMember, ChatMessage, ChatType, Friendship, FriendshipStatus, User
 from chat.selectors.social import fill_reactions
-from chat.sql import hot_cursor
+from chat.sql import array_param, hot_cursor
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -27,8 +27,8 @@ def _send_access_sql(chats: int, users: int) -> str:
     member, chat, friendship = ChatMember._meta, ChatHeader._meta, Friendship._meta
     q = connection.ops.quote_name
     if chats == 0:  # PostgreSQL: the ids as two arrays
-        user_type = User._meta.pk.cast_db_type(connection)
-        within = f"= ANY(%s::bigint[]) AND m.{q('user_id')} = ANY(%s::{user_type}[])"
+        chat_ids, user_ids = array_param(ChatHeader._meta.pk), array_param(User._meta.pk)
+        within = f"= ANY({chat_ids}) AND m.{q('user_id')} = ANY({user_ids})"
     else:
         within = f"IN ({', '.join(['%s'] * chats)}) AND m.{q('user_id')} IN ({', '.join(['%s'] * users)})"
     return (

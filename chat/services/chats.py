@@ -33,7 +33,7 @@ from chat.models import (
 from chat.selectors.messages import newest_visible_id
 from chat.services.changes import changes_reserve
 from chat.services.users import user_get_or_placeholder
-from chat.sql import hot_cursor
+from chat.sql import array_param, hot_cursor
 from chat.state.ratelimit import refusal
 
 
@@ -138,15 +138,19 @@ def chat_headers_messages_added(added: list[tuple[int, int, int]], *, at) -> Non
             # Three arrays: one short statement for every batch, which psycopg parses once (a VALUES
             # row per chat made a new statement of every length, parsed and quoted each time).
             counts = [count for _, count, _ in added]
-            cursor.execute(_messages_added_sql(_UNNEST_ROWS), [at, ids, counts, [last for _, _, last in added]])
+            cursor.execute(_messages_added_sql(_unnest_rows()), [at, ids, counts, [last for _, _, last in added]])
             return
         rows = ", ".join(["(%s, %s, %s)"] * len(added))
         params = [value for row in added for value in row]
         cursor.execute(_messages_added_sql(f"VALUES {rows}"), [at, *params])
 
 
-# PostgreSQL: the (chat id, count, newest id) rows as three arrays, with VALUES' column names.
-_UNNEST_ROWS = "SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::bigint[]) AS u(column1, column2, column3)"
+@cache
+def _unnest_rows() -> str:
+    """PostgreSQL: the (chat id, count, newest id) rows as three arrays, with VALUES' column names."""
+    header = ChatHeader._meta
+    fields = (header.pk, header.get_field("message_count"), header.get_field("last_message").target_field)
+    return f"SELECT * FROM unnest({', '.join(array_param(f) for f in fields)}) AS u(column1, column2, column3)"
 
 
 @cache

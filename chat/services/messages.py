@@ -26,7 +26,7 @@ from chat.selectors.social import reactions_by_message
 from chat.services.blocks import publish_hidden
 from chat.services.changes import changes_reserve
 from chat.services.chats import chat_header_visibility_changed, chat_headers_messages_added
-from chat.sql import hot_cursor
+from chat.sql import array_param, hot_cursor
 from chat.state.ratelimit import refusal
 
 MAX_REMOVE_IDS = 100
@@ -313,7 +313,7 @@ def _retries_unnest_sql() -> str:
     q = connection.ops.quote_name
     fields = [meta.get_field(name) for name in ("sender", "chat", "client_message_id")]
     sender, chat, client_id = (q(field.column) for field in fields)
-    arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in fields)
+    arrays = ", ".join(array_param(field) for field in fields)
     return (
         f"SELECT m.{q(meta.pk.column)} FROM {q(meta.db_table)} m JOIN unnest({arrays}) AS k(s, c, i)"
         f" ON m.{sender} = k.s AND m.{chat} = k.c AND m.{client_id} = k.i WHERE m.{client_id} IS NOT NULL"
@@ -433,7 +433,7 @@ def _insert_unnest_sql() -> str:
     """PostgreSQL: the INSERT of _insert_plan's fields from one array per column (rows keep their order,
     and so do their ids)."""
     fields, _, head = _insert_plan()
-    arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in fields)
+    arrays = ", ".join(array_param(field) for field in fields)
     return head.removesuffix(" VALUES ") + f" SELECT * FROM unnest({arrays})"
 
 

@@ -27,7 +27,7 @@ from chat.selectors import chats as chat_selectors
 from chat.services import rooms
 from chat.services import users as user_services
 from chat.sockets.server import SessionEnded, sio
-from chat.sql import hot_cursor
+from chat.sql import array_param, hot_cursor
 from chat.state.presence import SocketLimitReached
 from chat.state.store import get_state
 from chat.tokens import decode_token, user_for_claims
@@ -263,7 +263,7 @@ def _active_users_sql(count: int) -> str:
     db = connections[DEFAULT_DB_ALIAS]
     q = db.ops.quote_name
     pk = q(User._meta.pk.column)
-    within = f"= ANY(%s::{User._meta.pk.cast_db_type(db)}[])" if count == 0 else f"IN ({', '.join(['%s'] * count)})"
+    within = f"= ANY({array_param(User._meta.pk, db)})" if count == 0 else f"IN ({', '.join(['%s'] * count)})"
     return (
         f"SELECT {pk} FROM {q(User._meta.db_table)}"
         f" WHERE {q(User._meta.get_field('is_active').column)} = %s AND {pk} {within}"
