@@ -18,6 +18,14 @@ broadcast to a room it is in) waits in the queue, for ever. Three things here:
   WebSocket implementation keeps it as `transport`); without one the guard does nothing.
 - `session_ended()`: when an Engine.IO session ends for any reason (ping timeout, server disconnect,
   overflow), its connection is aborted `CLOSE_GRACE` seconds later unless it closed by then.
+
+The same handle on the connection makes sending cheap (issue 9): `send_now` writes an Engine.IO packet's
+WebSocket frame straight to the transport, as uvicorn's `send` would write it, when the socket's writer
+is idle (`OutgoingQueue.idle`: nothing queued, nothing in flight), so that order holds. A room emit builds
+its frame once for all its members (chat.sockets.managers); an answer is written from its handler's own
+step (chat.sockets.server). Otherwise (a packet queued or in flight, long-polling, an upgrade under way, a
+paused transport, a server other than uvicorn with its default WebSocket implementation) packets take
+Engine.IO's queue and writer task as before.
 """
 
 from __future__ import annotations
@@ -28,10 +36,13 @@ import contextvars
 import logging
 import socket
 import struct
+import time
 from urllib.parse import parse_qs
 
 import engineio
 from django.conf import settings
+from websockets.frames import Frame, Opcode
+from websockets.protocol import OPEN, Protocol
 
 logger = logging.getLogger("chat.sockets")
 
@@ -43,12 +54,67 @@ _closing: set[asyncio.Task] = set()  # closes under way (a task needs a referenc
 _connection: contextvars.ContextVar[Connection | None] = contextvars.ContextVar("ws_connection", default=None)
 
 
+# What `Connection.write_now` reads of uvicorn's `WebSocketsSansIOProtocol` (its default WebSocket
+# implementation since 0.35): the same checks its `send` makes before it writes a text frame.
+_SANSIO_ATTRIBUTES = ("conn", "transport", "writable", "disconnected", "close_sent", "handshake_complete")
+
+
+def message_frame(data: str) -> bytes:
+    """The WebSocket frame of an Engine.IO message packet of `data` (an encoded Socket.IO packet): a
+    server's frame is unmasked, and uncompressed it is the same for every client."""
+    return Frame(Opcode.TEXT, f"4{data}".encode()).serialize(mask=False)
+
+
+def send_now(eio_socket, frame: bytes) -> bool:
+    """Write a `message_frame` to `eio_socket`'s client at once, past its queue and writer task, where
+    that keeps the socket's order and `send` would not close it; False where not (the caller sends the
+    packet the usual way: `AsyncSocket.send` or its queue)."""
+    if eio_socket.closed or not eio_socket.upgraded or eio_socket.upgrading:
+        return False
+    if eio_socket.last_ping and time.time() - eio_socket.last_ping > eio_socket.server.ping_timeout:
+        return False  # its client did not answer the last ping in time: `send` closes it
+    queue = eio_socket.queue
+    connection = getattr(queue, "connection", None)
+    if connection is None or not queue.idle:
+        return False
+    return connection.write_now(frame)
+
+
 class Connection:
-    """One WebSocket connection of uvicorn's, as far as aborting it goes."""
+    """One WebSocket connection of uvicorn's, as far as aborting it and writing to it directly go."""
 
     def __init__(self, send) -> None:
         self._protocol = getattr(send, "__self__", None)
         self.finished = False
+        protocol = self._protocol
+        self._direct = all(hasattr(protocol, name) for name in _SANSIO_ATTRIBUTES) and isinstance(
+            protocol.conn, Protocol
+        )
+
+    def write_now(self, frame: bytes) -> bool:
+        """Write a `message_frame` to the client at once, where uvicorn's `send` would write it without waiting:
+        the handshake done, the connection open, no close sent, no extension (per-message deflate) that
+        would change the frame, and the transport not paused by a full buffer. False where it would not (the
+        caller queues the packet instead)."""
+        if not self._direct:
+            return False
+        protocol = self._protocol
+        conn = protocol.conn
+        if (
+            not protocol.writable.is_set()
+            or protocol.disconnected
+            or protocol.close_sent
+            or not protocol.handshake_complete
+            or conn.state is not OPEN
+            or conn.extensions
+            or conn.expect_continuation_frame
+        ):
+            return False
+        transport = protocol.transport
+        if transport.is_closing():
+            return False
+        transport.write(frame)
+        return True
 
     def abort(self) -> None:
         transport = getattr(self._protocol, "transport", None)
@@ -113,6 +179,22 @@ class OutgoingQueue(asyncio.Queue):
         self.nbytes = 0
         self.overflowed = False
         self.connection = _connection.get()
+        self._waiting = 0  # writers parked in `get` on an empty queue
+
+    @property
+    def idle(self) -> bool:
+        """Its writer waits for a packet: nothing is queued and nothing taken from here is being sent, so a
+        packet written past the queue now reaches the client in order."""
+        return self._waiting > 0 and self.empty() and not self.overflowed
+
+    async def get(self):
+        if not self.empty():
+            return self.get_nowait()
+        self._waiting += 1
+        try:
+            return await super().get()
+        finally:
+            self._waiting -= 1
 
     def _put(self, item) -> None:
         super()._put(item)

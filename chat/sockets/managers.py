@@ -8,8 +8,12 @@ same `put` as `send`, without yielding: Engine.IO's queues are unbounded in leng
 by `chat.sockets.backpressure.OutgoingQueue`, whose `put_nowait` applies that bound). A socket that is
 closed or whose client stopped pinging takes python-socketio's own path, which closes it as before.
 
-Emits with a callback (never made by this server to a room) and everything else are python-socketio's.
-With Redis, each worker delivers the emits it hears on the channel (its own included) the same way.
+Below the queue, each packet cost a wake-up of the socket's writer task, Engine.IO's `wait_for` around its
+queue (a task and a timer on Python 3.11), the packet's encoding, an ASGI `send` and a WebSocket frame
+built for that one socket. The frame of a room emit is the same for every member, so it is built once, and
+a member whose writer is idle gets it written straight to its connection (`backpressure.send_now`); a
+member with packets queued or in flight, on long-polling, or behind a paused transport gets it on its
+queue as before, in order.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
+from chat.sockets.backpressure import message_frame, send_now
 from chat.state.pubsub import BoundedReconnect  # its listener retries every REDIS_RETRY_SECONDS
 
 logger = logging.getLogger("chat.sockets")
@@ -58,6 +63,8 @@ class DirectEmit:
         if not isinstance(encoded, list):
             encoded = [encoded]
         eio_packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
+        # One frame fits all (a packet with binary attachments is several, and is queued).
+        frame = message_frame(encoded[0]) if len(encoded) == 1 and isinstance(encoded[0], str) else None
         eio = self.server.eio
         deadline = time.time() - eio.ping_timeout
         slow = []
@@ -70,6 +77,8 @@ class DirectEmit:
             if socket.last_ping and socket.last_ping < deadline:
                 # Its client stopped pinging: `send` closes it (the disconnect handler runs).
                 slow.extend(asyncio.create_task(socket.send(part)) for part in eio_packets)
+                continue
+            if frame is not None and send_now(socket, frame):
                 continue
             for part in eio_packets:
                 socket.queue.put_nowait(part)

@@ -157,6 +157,19 @@ class ChatSocketServer(socketio.AsyncServer):
         if disconnect_after_answer.get():
             await self.disconnect(sid, namespace=namespace)
 
+    async def _send_packet(self, eio_sid, pkt):
+        """As python-socketio sends a packet to one socket (an answer, above all), but written at once,
+        from this step, where its writer is idle (`backpressure.send_now`); queued as before otherwise."""
+        encoded = pkt.encode()
+        if isinstance(encoded, str):
+            socket = self.eio.sockets.get(eio_sid)
+            if socket is not None and backpressure.send_now(socket, backpressure.message_frame(encoded)):
+                return
+            await self.eio.send(eio_sid, encoded)
+            return
+        for part in encoded:
+            await self.eio.send(eio_sid, part)
+
     async def _trigger_event(self, event, namespace, *args):
         # The connect handshake is bounded and refused during a graceful stop like any event (README,
         # "Failure modes"): it hops to the ORM's thread for the token's user.

@@ -22,6 +22,7 @@ class RawSocket:
         self._ids = itertools.count(1)
         self._acks: dict[int, asyncio.Future] = {}
         self.events: list[list] = []  # every server event, as [name, *args]
+        self.frames: list[str] = []  # every text frame from the server, in arrival order
         self.closed = asyncio.Event()  # the server disconnected the namespace or closed the connection
         self.sid: str | None = None
 
@@ -45,6 +46,7 @@ class RawSocket:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     continue
                 data = message.data
+                self.frames.append(data)
                 if data == "2":
                     await self._ws.send_str("3")
                 elif data == "1" or data.startswith("41"):

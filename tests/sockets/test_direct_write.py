@@ -1,0 +1,111 @@
+"""Packets written straight to the connection (chat/sockets/backpressure.py, `send_now`; issue 9, fan-out):
+a room emit builds its frame once and writes it to every member whose writer is idle, past Engine.IO's
+queue and writer task; an answer is written from its handler's step; a socket with packets queued, or on
+long-polling, gets them through its queue, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from engineio import packet as eio_packet
+
+from chat.events import bridge, chat_room
+from chat.sockets.server import sio
+from chat.tokens import issue_token
+from tests.sockets._message_helpers import group_chat, join
+from tests.sockets.raw_socket import RawSocket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MEMBERS = 6
+
+
+async def on_server_loop(coro):
+    """Run `coro` on the live server's event loop (another thread of this process) and await it."""
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, bridge.loop))
+
+
+def eio_socket_of(sid: str):
+    return sio.eio.sockets[sio.manager.eio_sid_from_sid(sid, "/")]
+
+
+@pytest.fixture
+async def group(clients, make_user):
+    users = [make_user(f"Member {i}") for i in range(MEMBERS)]
+    chat_id = group_chat(users[0], *users[1:])
+    sockets = [await clients(user) for user in users]
+    for client in sockets:
+        await join(client, chat_id)
+    return chat_id, users, sockets
+
+
+@pytest.fixture
+async def raw(chat_server):
+    made: list[RawSocket] = []
+
+    async def factory(user, chat_id: int) -> RawSocket:
+        sock = await RawSocket(chat_server.url).connect(user_id=user.pk, token=issue_token(user.pk))
+        made.append(sock)
+        (ack,) = await sock.call(json.dumps(["joinRoom", {"chatHeaderId": chat_id}]))
+        assert ack.get("joined") is True, ack
+        return sock
+
+    yield factory
+    for sock in made:
+        await sock.close()
+
+
+async def test_a_broadcast_to_idle_members_goes_past_their_queues(group):
+    chat_id, _users, sockets = group
+    queued = []
+
+    async def broadcast():
+        originals = {}
+        for client in sockets:
+            queue = eio_socket_of(client.sio.get_sid()).queue
+            originals[queue] = queue.put_nowait
+            queue.put_nowait = lambda item, put=queue.put_nowait: (queued.append(item), put(item))[1]
+        try:
+            await sio.emit("test:direct", {"n": 1}, room=chat_room(chat_id))
+        finally:
+            for queue, put in originals.items():
+                queue.put_nowait = put
+
+    await on_server_loop(broadcast())
+    for client in sockets:
+        assert await client.wait_for("test:direct") == {"n": 1}
+    assert queued == []  # one packet per member went through its queue and writer before
+
+
+async def test_a_member_with_a_packet_queued_hears_the_broadcast_after_it(make_user, raw):
+    users = [make_user(f"Member {i}") for i in range(3)]
+    chat_id = group_chat(users[0], *users[1:])
+    sockets = [await raw(user, chat_id) for user in users]
+    busy = sockets[1]
+
+    async def queue_then_broadcast():
+        # In one step of the loop: a packet waits on the busy member's queue (its writer has not run yet)
+        # when the broadcast is written.
+        eio_socket_of(busy.sid).queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, '2["test:first",1]'))
+        await sio.emit("test:second", 2, room=chat_room(chat_id))
+
+    await on_server_loop(queue_then_broadcast())
+    for sock in sockets:
+        for _ in range(100):
+            if ["test:second", 2] in sock.events:
+                break
+            await asyncio.sleep(0.02)
+    assert [e for e in busy.events if e[0].startswith("test:")] == [["test:first", 1], ["test:second", 2]]
+    for sock in (sockets[0], sockets[2]):
+        assert [e for e in sock.events if e[0].startswith("test:")] == [["test:second", 2]]
+
+
+async def test_a_long_polling_member_hears_the_broadcast_through_its_queue(group, clients, make_user):
+    chat_id, users, sockets = group
+    polling = await clients(users[1], transports=("polling",))
+    await join(polling, chat_id)
+    await on_server_loop(sio.emit("test:direct", "p", room=chat_room(chat_id)))
+    assert await polling.wait_for("test:direct") == "p"
+    assert await sockets[0].wait_for("test:direct") == "p"
