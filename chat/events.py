@@ -51,6 +51,9 @@ class _Bridge:
         self._tasks: set[asyncio.Task] = set()
         # Calls handed over from other threads, in call order, not yet run on the loop (see `run`).
         self._handed: list[Callable[[], None]] = []
+        # While a group commit answers its batch (`hold`): the calls that wait for its answers, in order.
+        self._holds = 0
+        self._held: list[Callable[[], None]] = []
         # Plain room emits that the current loop turn collected, delivered by one task (see `_schedule_in_room`).
         self._plain: list[tuple] | None = None
         self._emit_many = None
@@ -113,7 +116,10 @@ class _Bridge:
             running = None
         call = factory if direct else partial(self._spawn, factory, description)
         if running is loop:
-            call()
+            if self._held:
+                self._held.append(call)  # after the calls held before it
+            else:
+                call()
             return
         # From another thread (the ORM's, after a commit): calls queue up in call order, and only the
         # first of a run wakes the loop, so a batch's hundred emits cost one hand-over, not a hundred.
@@ -127,10 +133,31 @@ class _Bridge:
             # failed its own hop to the ORM with "Single thread executor already being used".
             loop.call_soon_threadsafe(self._run_handed, context=contextvars.Context())
 
+    def hold(self) -> None:
+        """On the loop: calls handed over from now on wait for `release()`, in order.
+
+        A group commit holds its batch's announcements until its senders' answers are on their way:
+        the sender, who awaits the answer, hears it one broadcast sooner (a broadcast to a 100-member
+        group was written before the answer), and nobody else waits longer than a loop turn."""
+        self._holds += 1
+
+    def release(self) -> None:
+        """On the loop: end a `hold()`; what waited runs now, in order (whoever else still holds)."""
+        self._holds -= 1
+        calls, self._held = self._held, []
+        self._run_calls(calls)
+
     def _run_handed(self) -> None:
-        """On the loop: every call handed over so far, in the order they were made."""
+        """On the loop: every call handed over so far, in the order they were made (held, during `hold`)."""
         with self._lock:
             calls, self._handed = self._handed, []
+        if self._holds:
+            self._held.extend(calls)
+            return
+        self._run_calls(calls)
+
+    @staticmethod
+    def _run_calls(calls: list[Callable[[], None]]) -> None:
         for call in calls:
             try:
                 call()

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from asgiref.sync import sync_to_async
 
+from chat.events import bridge
 from chat.services.messages import (
     NewMessage,
     ReadRequest,
@@ -90,20 +91,25 @@ class GroupCommit:
                 if not batch:
                     break
                 logger.debug("writing a batch of %d %s", len(batch), self._what)
+                bridge.hold()  # its announcements go out after its answers
                 try:
-                    requests = tuple(request for request, _ in batch)
-                    if self._prepare is not None:
-                        requests = await self._prepare(requests)
-                    results = await self._store(requests)
-                except Exception as exc:  # noqa: BLE001 - every request of the batch hears of it
-                    results = [exc] * len(batch)
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # its handler went away (the socket closed)
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                    try:
+                        requests = tuple(request for request, _ in batch)
+                        if self._prepare is not None:
+                            requests = await self._prepare(requests)
+                        results = await self._store(requests)
+                    except Exception as exc:  # noqa: BLE001 - every request of the batch hears of it
+                        results = [exc] * len(batch)
+                    for (_, future), result in zip(batch, results, strict=True):
+                        if future.done():  # its handler went away (the socket closed)
+                            continue
+                        if isinstance(result, BaseException):
+                            future.set_exception(result)
+                        else:
+                            future.set_result(result)
+                    await asyncio.sleep(0)  # the handlers run: each queues its answer
+                finally:
+                    bridge.release()
         finally:
             self._writer = None
 

@@ -1,17 +1,19 @@
 """Packets written straight to the connection (chat/sockets/backpressure.py, `send_now`; issue 9, fan-out):
 a room emit builds its frame once and writes it to every member whose writer is idle, past Engine.IO's
 queue and writer task; an answer is written from its handler's step; a socket with packets queued, or on
-long-polling, gets them through its queue, in order."""
+long-polling, gets them through its queue, in order. A group commit's answers go out before its
+announcements (chat/events.py, `hold`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 from engineio import packet as eio_packet
 
-from chat.events import bridge, chat_room
+from chat.events import _Bridge, bridge, chat_room
 from chat.sockets.server import sio
 from chat.tokens import issue_token
 from tests.sockets._message_helpers import group_chat, join
@@ -109,3 +111,56 @@ async def test_a_long_polling_member_hears_the_broadcast_through_its_queue(group
     await on_server_loop(sio.emit("test:direct", "p", room=chat_room(chat_id)))
     assert await polling.wait_for("test:direct") == "p"
     assert await sockets[0].wait_for("test:direct") == "p"
+
+
+async def test_the_sender_hears_its_answer_before_its_messages_broadcast(make_user, raw):
+    """The answer is written from its handler's step, and the batch's announcements only after the
+    handlers answered: the sender, who awaits the answer, is not kept waiting behind the broadcast."""
+    users = [make_user(f"Member {i}") for i in range(4)]
+    chat_id = group_chat(users[0], *users[1:])
+    sockets = [await raw(user, chat_id) for user in users]
+    sender = sockets[0]
+    for n in range(3):
+        sender.frames.clear()
+        (ack,) = await sender.call(
+            json.dumps(["createMessage", {"chatHeaderId": chat_id, "message": f"m{n}", "messageType": 0}])
+        )
+        assert ack["chatMessage"]["message"] == f"m{n}", ack
+        for _ in range(100):
+            if any(f.startswith('42["message"') for f in sender.frames):
+                break
+            await asyncio.sleep(0.02)
+        kinds = [
+            "answer" if f.startswith("43") else "echo" for f in sender.frames if f.startswith(("43", '42["message"'))
+        ]
+        assert kinds == ["answer", "echo"], sender.frames
+    for sock in sockets[1:]:
+        for _ in range(100):
+            if sum(e[0] == "message" for e in sock.events) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert [e[1]["chatMessage"]["message"] for e in sock.events if e[0] == "message"] == ["m0", "m1", "m2"]
+
+
+async def test_held_calls_run_in_order_after_the_release():
+    """`hold()`: calls handed over from another thread, and those made on the loop after them, wait for
+    `release()` and then run in the order they were made."""
+    hand = _Bridge()
+    hand.attach(sio, asyncio.get_running_loop())  # this test's loop, not the server's
+    ran = []
+
+    def from_thread(name):
+        thread = threading.Thread(target=hand.run, args=(lambda: ran.append(name), name), kwargs={"direct": True})
+        thread.start()
+        thread.join()
+
+    hand.hold()
+    from_thread("committed 1")
+    from_thread("committed 2")
+    await asyncio.sleep(0.01)  # the hand-over reached the loop
+    hand.run(lambda: ran.append("on the loop"), "on the loop", direct=True)
+    assert ran == []
+    hand.release()
+    assert ran == ["committed 1", "committed 2", "on the loop"]
+    hand.run(lambda: ran.append("after"), "after", direct=True)  # nothing held: at once
+    assert ran[-1] == "after"
