@@ -3,8 +3,9 @@
 What one group-committed batch of `createMessage`s costs in the ORM's thread (the part of a message's cost
 that `make bench` cannot take apart): `chat.sockets.message_batch`'s store function (the active-user check,
 then `message_create_many`: checks, INSERTs, change log, headers, push rows, the commit) over batches of 1,
-10, 50 and 100 messages, each message in its own one-to-one chat, as under the closed loop. Prints
-microseconds per message and per batch. A throw-away database: a temp SQLite file with production's
+10, 50 and 100 messages, each message in its own one-to-one chat, as under the closed loop; and a lone
+message to a group of `--group` members (100), as under the fan-out. Prints microseconds per message and
+per batch. A throw-away database: a temp SQLite file with production's
 settings, or `--database-url postgres://...` (created and dropped). `--profile` prints cProfile's top
 functions for the batches of 100.
 """
@@ -27,15 +28,19 @@ sys.path.insert(0, str(ROOT))
 from bench.sync import setup_django  # noqa: E402 - the repo on the path
 
 
-def run(*, rounds: int, profile: bool) -> None:
+def run(*, rounds: int, profile: bool, group: int) -> None:
     from chat.models import User
     from chat.services.chats import chat_direct_get_or_create
+    from chat.services.groups import group_create
     from chat.services.messages import NewMessage
     from chat.sockets.message_batch import message_writer
 
     store = message_writer._store.func  # the sync function the group commit runs in the ORM's thread
-    users = User.objects.bulk_create([User(name=f"w{i}") for i in range(200)])
+    users = User.objects.bulk_create([User(name=f"w{i}") for i in range(max(200, group))])
     chats = [chat_direct_get_or_create(user=users[2 * k], other=users[2 * k + 1])[0] for k in range(100)]
+    fan_out = None
+    if group:
+        fan_out = group_create(creator=users[0], name="fan-out", member_ids=[u.pk for u in users[1:group]])
     senders = [users[2 * k] for k in range(100)]
     counter = iter(range(10**9))
 
@@ -74,12 +79,31 @@ def run(*, rounds: int, profile: bool) -> None:
         )
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    if fan_out is None:
+        return
+    times = []
+    profiler = cProfile.Profile() if profile else None
+    for n in range(max(50, rounds // 10)):
+        request = NewMessage(sender=users[n % group], chat_id=fan_out.pk, message_type=0, text=f"to all {n}",
+                             client_message_id=str(uuid.uuid4()), viewing_user_ids=frozenset())  # fmt: skip
+        if profiler:
+            profiler.enable()
+        started = time.perf_counter()
+        results = store((request,))
+        times.append(time.perf_counter() - started)
+        if profiler:
+            profiler.disable()
+        assert isinstance(results[0], tuple), results
+    print(f"a lone message to {group} members: {statistics.median(times) * 1e6:7.1f} µs (median of {len(times)})")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default=None, help="postgres://...; default: a temp SQLite file")
     parser.add_argument("--rounds", type=int, default=3000, help="messages per batch size")
+    parser.add_argument("--group", type=int, default=100, help="members of the fan-out group (0: none)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     if args.database_url:
@@ -91,7 +115,7 @@ def main() -> None:
             admin.execute(f'CREATE DATABASE "{name}"')
         try:
             setup_django(f"{base}/{name}")
-            run(rounds=args.rounds, profile=args.profile)
+            run(rounds=args.rounds, profile=args.profile, group=args.group)
         finally:
             from django.db import connections
 
@@ -101,7 +125,7 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             setup_django(f"sqlite:///{tmp}/write_path.sqlite3")
-            run(rounds=args.rounds, profile=args.profile)
+            run(rounds=args.rounds, profile=args.profile, group=args.group)
 
 
 if __name__ == "__main__":
