@@ -55,8 +55,16 @@ _connection: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
 
 
 # What `Connection.write_now` reads of uvicorn's `WebSocketsSansIOProtocol` (its default WebSocket
-# implementation since 0.35): the same checks its `send` makes before it writes a text frame.
-_SANSIO_ATTRIBUTES = ("conn", "transport", "writable", "disconnected", "close_sent", "handshake_complete")
+# implementation since 0.50): the same checks its `send` makes before it writes a text frame.
+_SANSIO_ATTRIBUTES = (
+    "conn",
+    "transport",
+    "writable",
+    "disconnected",
+    "close_sent",
+    "handshake_complete",
+    "initial_response",
+)
 
 
 def message_frame(data: str) -> bytes:
@@ -87,8 +95,10 @@ class Connection:
         self._protocol = getattr(send, "__self__", None)
         self.finished = False
         protocol = self._protocol
-        self._direct = all(hasattr(protocol, name) for name in _SANSIO_ATTRIBUTES) and isinstance(
-            protocol.conn, Protocol
+        self._direct = (
+            all(hasattr(protocol, name) for name in _SANSIO_ATTRIBUTES)
+            and isinstance(protocol.conn, Protocol)
+            and all(hasattr(protocol.conn, name) for name in ("state", "extensions", "expect_continuation_frame"))
         )
 
     def write_now(self, frame: bytes) -> bool:
@@ -105,6 +115,7 @@ class Connection:
             or protocol.disconnected
             or protocol.close_sent
             or not protocol.handshake_complete
+            or protocol.initial_response is not None
             or conn.state is not OPEN
             or conn.extensions
             or conn.expect_continuation_frame
