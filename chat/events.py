@@ -134,11 +134,14 @@ class _Bridge:
             loop.call_soon_threadsafe(self._run_handed, context=contextvars.Context())
 
     def hold(self) -> None:
-        """On the loop: calls handed over from now on wait for `release()`, in order.
+        """On the loop: calls handed over from now on wait for `release()`, in order, and so do those
+        made on the loop while any wait.
 
-        A group commit holds its batch's announcements until its senders' answers are on their way:
-        the sender, who awaits the answer, hears it one broadcast sooner (a broadcast to a 100-member
-        group was written before the answer), and nobody else waits longer than a loop turn."""
+        A group commit holds while its batch is written, so that the announcements its commit hands
+        over go out after its senders' answers: the sender, who awaits the answer, hears it a broadcast
+        sooner (to a 100-member group, 100 deliveries were written before the answer), and the members
+        hear the message one loop turn later. What other threads hand over meanwhile waits with them,
+        at most as long as the batch's write."""
         self._holds += 1
 
     def release(self) -> None:

@@ -91,12 +91,15 @@ class GroupCommit:
                 if not batch:
                     break
                 logger.debug("writing a batch of %d %s", len(batch), self._what)
-                bridge.hold()  # its announcements go out after its answers
+                held = False
                 try:
                     try:
                         requests = tuple(request for request, _ in batch)
                         if self._prepare is not None:
                             requests = await self._prepare(requests)
+                        # What its commit hands to the loop (its announcements) goes out after its answers.
+                        bridge.hold()
+                        held = True
                         results = await self._store(requests)
                     except Exception as exc:  # noqa: BLE001 - every request of the batch hears of it
                         results = [exc] * len(batch)
@@ -107,9 +110,11 @@ class GroupCommit:
                             future.set_exception(result)
                         else:
                             future.set_result(result)
-                    await asyncio.sleep(0)  # the handlers run: each queues its answer
+                    if held:
+                        await asyncio.sleep(0)  # the handlers run: each sends its answer
                 finally:
-                    bridge.release()
+                    if held:
+                        bridge.release()
         finally:
             self._writer = None
 
