@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 from chat.models import ChatMessage
@@ -98,3 +99,21 @@ async def make_scene(clients, make_user) -> SimpleNamespace:
     await join(b1, chat_id)
     await join(c1, direct_chat(carol, alice))
     return SimpleNamespace(alice=alice, bob=bob, carol=carol, chat_id=chat_id, a1=a1, a2=a2, b1=b1, b2=b2, c1=c1)
+
+
+async def on_server_loop(coro):
+    """Run `coro` on the live server's event loop (another thread of this process) and await it."""
+    from chat.events import bridge
+
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, bridge.loop))
+
+
+async def joined_group(clients, make_user, size: int) -> tuple[int, list, list]:
+    """A group of `size` new users, each with a connected socket that joined its room: (chat id, users,
+    sockets)."""
+    users = [make_user(f"Member {i}") for i in range(size)]
+    chat_id = group_chat(users[0], *users[1:])
+    sockets = [await clients(user) for user in users]
+    for client in sockets:
+        await join(client, chat_id)
+    return chat_id, users, sockets

@@ -13,20 +13,15 @@ import threading
 import pytest
 from engineio import packet as eio_packet
 
-from chat.events import _Bridge, bridge, chat_room
+from chat.events import _Bridge, chat_room
 from chat.sockets.server import sio
 from chat.tokens import issue_token
-from tests.sockets._message_helpers import group_chat, join
+from tests.sockets._message_helpers import group_chat, join, joined_group, on_server_loop
 from tests.sockets.raw_socket import RawSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MEMBERS = 6
-
-
-async def on_server_loop(coro):
-    """Run `coro` on the live server's event loop (another thread of this process) and await it."""
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, bridge.loop))
 
 
 def eio_socket_of(sid: str):
@@ -35,12 +30,7 @@ def eio_socket_of(sid: str):
 
 @pytest.fixture
 async def group(clients, make_user):
-    users = [make_user(f"Member {i}") for i in range(MEMBERS)]
-    chat_id = group_chat(users[0], *users[1:])
-    sockets = [await clients(user) for user in users]
-    for client in sockets:
-        await join(client, chat_id)
-    return chat_id, users, sockets
+    return await joined_group(clients, make_user, MEMBERS)
 
 
 @pytest.fixture

@@ -13,17 +13,12 @@ from asgiref.sync import sync_to_async
 from chat.events import bridge, chat_room
 from chat.services.messages import NewMessage, message_create_many
 from chat.sockets.server import sio
-from tests.sockets._message_helpers import group_chat, join, send
+from tests.sockets._message_helpers import joined_group, on_server_loop, send
 from tests.sockets.presence_support import state_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MEMBERS = 12
-
-
-async def on_server_loop(coro):
-    """Run `coro` on the live server's event loop (another thread of this process) and await it."""
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, bridge.loop))
 
 
 async def tasks_created_by(emit) -> int:
@@ -49,12 +44,7 @@ async def tasks_created_by(emit) -> int:
 
 @pytest.fixture
 async def group(clients, make_user):
-    users = [make_user(f"Member {i}") for i in range(MEMBERS)]
-    chat_id = group_chat(users[0], *users[1:])
-    sockets = [await clients(user) for user in users]
-    for client in sockets:
-        await join(client, chat_id)
-    return chat_id, users, sockets
+    return await joined_group(clients, make_user, MEMBERS)
 
 
 async def test_a_broadcast_to_a_group_creates_no_task_per_member(group):
