@@ -51,7 +51,7 @@ class _Bridge:
         self._tasks: set[asyncio.Task] = set()
         # Calls handed over from other threads, in call order, not yet run on the loop (see `run`).
         self._handed: list[Callable[[], None]] = []
-        # While a group commit answers its batch (`hold`): the calls that wait for its answers, in order.
+        # While a group commit writes a batch (`hold`): the calls that wait for its answers, in order.
         self._holds = 0
         self._held: list[Callable[[], None]] = []
         # Plain room emits that the current loop turn collected, delivered by one task (see `_schedule_in_room`).
