@@ -91,32 +91,36 @@ class GroupCommit:
                 if not batch:
                     break
                 logger.debug("writing a batch of %d %s", len(batch), self._what)
-                held = False
+                try:
+                    requests = tuple(request for request, _ in batch)
+                    if self._prepare is not None:
+                        requests = await self._prepare(requests)
+                except Exception as exc:  # noqa: BLE001 - every request of the batch hears of it
+                    _answer(batch, [exc] * len(batch))
+                    continue
+                bridge.hold()  # what its commit hands to the loop (its announcements) goes out after its answers
                 try:
                     try:
-                        requests = tuple(request for request, _ in batch)
-                        if self._prepare is not None:
-                            requests = await self._prepare(requests)
-                        # What its commit hands to the loop (its announcements) goes out after its answers.
-                        bridge.hold()
-                        held = True
                         results = await self._store(requests)
                     except Exception as exc:  # noqa: BLE001 - every request of the batch hears of it
                         results = [exc] * len(batch)
-                    for (_, future), result in zip(batch, results, strict=True):
-                        if future.done():  # its handler went away (the socket closed)
-                            continue
-                        if isinstance(result, BaseException):
-                            future.set_exception(result)
-                        else:
-                            future.set_result(result)
-                    if held:
-                        await asyncio.sleep(0)  # the handlers run: each sends its answer
+                    _answer(batch, results)
+                    await asyncio.sleep(0)  # the handlers run: each sends its answer
                 finally:
-                    if held:
-                        bridge.release()
+                    bridge.release()
         finally:
             self._writer = None
+
+
+def _answer(batch: list[tuple[object, asyncio.Future]], results) -> None:
+    """Each request's handler gets its result, or its error raised."""
+    for (_, future), result in zip(batch, results, strict=True):
+        if future.done():  # its handler went away (the socket closed)
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _as_active(store_many: Callable[[list], list], user_of: Callable) -> Callable[[tuple], list]:
