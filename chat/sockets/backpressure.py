@@ -36,7 +36,6 @@ import contextvars
 import logging
 import socket
 import struct
-import time
 from urllib.parse import parse_qs
 
 import engineio
@@ -73,14 +72,19 @@ def message_frame(data: str) -> bytes:
     return Frame(Opcode.TEXT, f"4{data}".encode()).serialize(mask=False)
 
 
+def ping_overdue(eio_socket, now: float) -> bool:
+    """Its client did not answer the last ping within the ping timeout: Engine.IO's `send` closes it."""
+    last_ping = eio_socket.last_ping
+    return bool(last_ping) and now - last_ping > eio_socket.server.ping_timeout
+
+
 def send_now(eio_socket, frame: bytes) -> bool:
     """Write a `message_frame` to `eio_socket`'s client at once, past its queue and writer task, where
-    that keeps the socket's order and `send` would not close it; False where not (the caller sends the
-    packet the usual way: `AsyncSocket.send` or its queue)."""
-    if eio_socket.closed or not eio_socket.upgraded or eio_socket.upgrading:
+    that keeps the socket's order; False where not (the caller queues the packet). Only for an open
+    socket whose ping is not overdue: the caller checks (`ping_overdue`), as a socket that is overdue
+    must go through `AsyncSocket.send`, which closes it."""
+    if not eio_socket.upgraded or eio_socket.upgrading:
         return False
-    if eio_socket.last_ping and time.time() - eio_socket.last_ping > eio_socket.server.ping_timeout:
-        return False  # its client did not answer the last ping in time: `send` closes it
     queue = eio_socket.queue
     connection = getattr(queue, "connection", None)
     if connection is None or not queue.idle:

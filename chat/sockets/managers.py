@@ -26,7 +26,7 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet
 
-from chat.sockets.backpressure import message_frame, send_now
+from chat.sockets.backpressure import message_frame, ping_overdue, send_now
 from chat.state.pubsub import BoundedReconnect  # its listener retries every REDIS_RETRY_SECONDS
 
 logger = logging.getLogger("chat.sockets")
@@ -66,7 +66,7 @@ class DirectEmit:
         # One frame fits all (a packet with binary attachments is several, and is queued).
         frame = message_frame(encoded[0]) if len(encoded) == 1 and isinstance(encoded[0], str) else None
         eio = self.server.eio
-        deadline = time.time() - eio.ping_timeout
+        now = time.time()
         slow = []
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
@@ -74,7 +74,7 @@ class DirectEmit:
             socket = eio.sockets.get(eio_sid)
             if socket is None or socket.closed:
                 continue  # gone meanwhile: `send_packet` would only log that it cannot send
-            if socket.last_ping and socket.last_ping < deadline:
+            if ping_overdue(socket, now):
                 # Its client stopped pinging: `send` closes it (the disconnect handler runs).
                 slow.extend(asyncio.create_task(socket.send(part)) for part in eio_packets)
                 continue

@@ -163,7 +163,12 @@ class ChatSocketServer(socketio.AsyncServer):
         encoded = pkt.encode()
         if isinstance(encoded, str):
             socket = self.eio.sockets.get(eio_sid)
-            if socket is not None and backpressure.send_now(socket, backpressure.message_frame(encoded)):
+            if (
+                socket is not None
+                and not socket.closed
+                and not backpressure.ping_overdue(socket, time.time())
+                and backpressure.send_now(socket, backpressure.message_frame(encoded))
+            ):
                 return
             await self.eio.send(eio_sid, encoded)
             return
