@@ -336,45 +336,43 @@ def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list) 
     """Insert the accepted messages in one statement, in order, and put (message, True) in `results`.
 
     A `clientMessageId` stored meanwhile by another transaction (the same retry on another worker)
-    breaks the unique constraint: then, inside a savepoint so the batch lives on, each message is
-    inserted on its own and the loser of that race gets the winner's message back.
+    leaves its message out of the INSERT (`ON CONFLICT ... DO NOTHING`: the unique constraint decides,
+    waiting for that transaction on PostgreSQL), and that message gets the winner's back (created
+    False); the batch's other messages are stored all the same. No savepoint to survive a failed
+    INSERT: in every batch with a retry key, one cost two more round trips on PostgreSQL.
     """
     if not accepted:
         return
-    messages = [message for _, _, message in accepted]
-    if all(message.client_message_id is None for message in messages):
-        _insert_rows(messages)  # no unique key that a concurrent retry could take
-        for index, _, message in accepted:
+    _insert_rows([message for _, _, message in accepted])
+    lost = {}
+    for index, request, message in accepted:
+        if message.pk is not None:
             results[index] = (message, True)
+        elif message.client_message_id is None:  # nothing it could conflict with: nothing may pass for stored
+            raise IntegrityError(f"message {index} of the batch was left out of its INSERT")
+        else:
+            lost[index] = (request.sender.pk, request.chat_id, message.client_message_id)
+    if not lost:
         return
-    try:
-        with transaction.atomic():  # a savepoint: the unique constraint decides a concurrent retry
-            _insert_rows(messages)
-    except IntegrityError:
-        for index, request, message in accepted:
-            message.pk = None
-            try:
-                with transaction.atomic():
-                    message.save(force_insert=True)
-            except IntegrityError:
-                key = (request.sender.pk, request.chat_id, message.client_message_id)
-                original = _own_messages({key}).get(key)
-                if original is None:
-                    raise
-                original.sender = request.sender
-                results[index] = (original, False)
-                continue
-            results[index] = (message, True)
-        return
-    for index, _, message in accepted:
-        results[index] = (message, True)
+    winners = _own_messages(set(lost.values()))
+    for index, request, _ in accepted:
+        if index not in lost:
+            continue
+        original = winners.get(lost[index])
+        if original is None:
+            raise IntegrityError(f"message {index} of the batch was left out of its INSERT, and no message has its key")
+        original.sender = request.sender
+        results[index] = (original, False)
 
 
 def _insert_rows(messages: list[ChatMessage]) -> None:
     """`bulk_create(messages)`, for the hot path: one INSERT … RETURNING of every column, the ids set
-    on the instances. What the ORM's insert compiler spent on each field of each row (~70 % of a
-    batch's time on the ORM thread, py-spy) is a precomputed column list and one conversion per value;
-    every concrete field is written, so a field added to the model is written too."""
+    on the instances; a message whose `clientMessageId` its sender already used in its chat is left
+    out (the unique constraint's conflict, `DO NOTHING`), and keeps no id. What the ORM's insert
+    compiler spent on each field of each row (~70 % of a batch's time on the ORM thread, py-spy) is a
+    precomputed column list and one conversion per value; every concrete field is written, so a field
+    added to the model is written too. Rows come back matched by their seq (each message reserves its
+    own), not by their order, which neither database promises for RETURNING."""
     fields, plain, head = _insert_plan()
     db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: a thread-local look-up per access
     params = []
@@ -385,22 +383,22 @@ def _insert_rows(messages: list[ChatMessage]) -> None:
             if attname is None or type(value) not in _PLAIN_VALUES:
                 value = field.get_db_prep_save(field.pre_save(message, True), db)
             params.append(value)
-    returning = f" RETURNING {db.ops.quote_name('id')}"
     with hot_cursor() as cursor:
         if db.vendor == "postgresql":
             # One array per column (as Django's own bulk_create does on PostgreSQL): a short statement,
             # the same for every batch, where a VALUES row per message made psycopg parse and quote a
             # new statement of every length (~40 % of a batch's time in the ORM's thread).
             width = len(fields)
-            cursor.execute(_insert_unnest_sql() + returning, [params[i::width] for i in range(width)])
+            cursor.execute(_insert_unnest_sql() + _insert_tail(), [params[i::width] for i in range(width)])
         else:
             row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-            cursor.execute(f"{head}{', '.join([row] * len(messages))}{returning}", params)
-        ids = [pk for (pk,) in cursor.fetchall()]
-    for message, pk in zip(messages, ids, strict=True):
-        message.pk = pk
-        message._state.adding = False
-        message._state.db = db.alias
+            cursor.execute(f"{head}{', '.join([row] * len(messages))}{_insert_tail()}", params)
+        ids = dict(cursor.fetchall())
+    for message in messages:
+        message.pk = ids.get(message.seq)
+        if message.pk is not None:
+            message._state.adding = False
+            message._state.db = db.alias
 
 
 # Fields whose value, when it is one of _PLAIN_VALUES, goes to the database as it is: their
@@ -435,6 +433,19 @@ def _insert_unnest_sql() -> str:
     fields, _, head = _insert_plan()
     arrays = ", ".join(array_param(field) for field in fields)
     return head.removesuffix(" VALUES ") + f" SELECT * FROM unnest({arrays})"
+
+
+@cache
+def _insert_tail() -> str:
+    """The INSERT's conflict clause, on the partial unique index of (sender, chat, clientMessageId) and
+    nothing else (any other violation still fails the batch), and what it returns: (seq, id)."""
+    meta = ChatMessage._meta
+    q = connection.ops.quote_name
+    sender, chat, client_id = (q(meta.get_field(name).column) for name in ("sender", "chat", "client_message_id"))
+    return (
+        f" ON CONFLICT ({sender}, {chat}, {client_id}) WHERE {client_id} IS NOT NULL DO NOTHING"
+        f" RETURNING {q(meta.get_field('seq').column)}, {q(meta.pk.column)}"
+    )
 
 
 def _per_chat(messages) -> list[tuple[int, int, int]]:

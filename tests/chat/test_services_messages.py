@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from chat import dtos
 from chat.errors import Forbidden, Invalid, RateLimited
@@ -62,8 +63,50 @@ def test_client_message_id_race_is_settled_by_the_constraint(pair, emitted, monk
     )
     assert (again.pk, created, len(calls)) == (original.pk, False, 2)
     assert ChatMessage.objects.count() == 1
-    # The transaction survived the failed insert (savepoint): later writes work.
+    # The transaction never failed (the conflict left the row out): later writes work.
     assert create(alice, chat, "later").pk > original.pk
+
+
+@pytest.mark.django_db(transaction=True)  # the batch's transaction is its own: a savepoint would be one of ours
+def test_a_lost_retry_race_keeps_the_rest_of_its_batch(pair, emitted, monkeypatch, django_capture_on_commit_callbacks):
+    """A batch whose retry another transaction stored meanwhile (the look-up missed it): the others
+    of the batch are stored and announced, the retry gets the winner back, with no savepoint."""
+    alice, bob, chat = pair
+    original = create(alice, chat, "first", client_message_id="k")
+    emitted.clear()
+    real_lookup = message_services._own_messages
+    calls = []
+
+    def miss_once(keys):
+        calls.append(keys)
+        return {} if len(calls) == 1 else real_lookup(keys)
+
+    monkeypatch.setattr(message_services, "_own_messages", miss_once)
+    batch = [
+        message_services.NewMessage(sender=bob, chat_id=chat.pk, message_type=0, text="before", client_message_id="k"),
+        message_services.NewMessage(sender=alice, chat_id=chat.pk, message_type=0, text="again", client_message_id="k"),
+        message_services.NewMessage(sender=alice, chat_id=chat.pk, message_type=0, text="after"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as queries:
+        (before, before_new), (again, again_new), (after, after_new) = message_services.message_create_many(batch)
+    assert (again.pk, again_new, again.message) == (original.pk, False, "first")
+    assert before_new and after_new and before.pk < after.pk  # bob's "k" is his own key: stored
+    assert list(ChatMessage.objects.order_by("pk").values_list("message", flat=True)) == ["first", "before", "after"]
+    assert [payload["chatMessage"]["id"] for _, payload, _ in emitted] == [before.pk, after.pk]
+    assert not [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+
+
+def test_a_message_left_out_without_an_original_fails_its_batch(pair, monkeypatch):
+    """Were a row left out of the INSERT for any reason but a stored retry, the batch fails (its
+    messages are answered server_error) rather than a message passing for stored."""
+    alice, _bob, chat = pair
+    monkeypatch.setattr(message_services, "_insert_rows", lambda messages: None)  # every row left out
+    for client_message_id in (None, "z"):  # no key to conflict on; a key no stored message has
+        batch = [message_services.NewMessage(sender=alice, chat_id=chat.pk, message_type=0, text="x",
+                                             client_message_id=client_message_id)]  # fmt: skip
+        with pytest.raises(IntegrityError), transaction.atomic():
+            message_services.message_create_many(batch)
+    assert not ChatMessage.objects.exists()  # each batch rolled back
 
 
 def test_values_dto_matches_the_instance_dto(pair, make_user):
