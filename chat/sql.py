@@ -9,6 +9,10 @@ only these statements use a server-side-binding cursor that prepares what it run
 connection and transaction. It is wrapped as `connection.cursor()` wraps its own: Django's error
 classes, the broken-transaction check and execute wrappers apply; while queries are logged (DEBUG, a
 test that counts them) Django's own cursor runs them, as psycopg keeps no text of a prepared run.
+Each keeps one generic plan (`plan_cache_mode=force_generic_plan`, set on the connection by settings):
+PostgreSQL's own choice re-planned the send-access check at every run, its generic plan looking costlier
+on paper (0.49 ms of planning at each bind; the generic plan binds and runs in 0.18 ms); every
+one of these statements looks rows up by key through an index, whatever its parameters.
 `DB_PREPARED_STATEMENTS=false` (a pooler that cannot keep prepared statements, such as PgBouncer before
 1.21 in transaction mode) or SQLite: `connection.cursor()` itself.
 """

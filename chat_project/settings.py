@@ -169,6 +169,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # PostgreSQL: the write path's hand-written statements run as prepared statements (chat/sql.py); false
 # behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Those prepared statements keep one generic plan each (chat/sql.py says why); no other statement has
+    # parameters on the server (Django binds on the client), so nothing else is planned differently.
+    _pg_options["options"] = f"{_pg_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "chat.User"

@@ -61,3 +61,17 @@ def test_turned_off_nothing_is_prepared(make_user, settings):
     connection.close()  # a fresh connection: nothing prepared on it yet
     send_one(make_user)
     assert not [s for s in prepared() if "chat_chatmessage" in s]
+
+
+def test_each_keeps_one_generic_plan(make_user):
+    """No prepared statement of the write path is planned again at each run (settings sets
+    plan_cache_mode): PostgreSQL's own choice re-planned the send-access check every time."""
+    connection.close()  # a fresh connection: nothing prepared on it yet
+    for _ in range(8):  # past the five custom plans PostgreSQL tries before it would choose
+        send_one(make_user)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        plans = cursor.fetchall()
+    access = [row for row in plans if "chat_friendship" in row[0]]
+    assert access and all(generic >= 8 for _, generic, _ in access), access
+    assert plans and all(custom == 0 for _, _, custom in plans), plans
