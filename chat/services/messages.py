@@ -143,13 +143,17 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
     returns one result per request, in order: (message, created), or the ApplicationError that
     refused that one message (one message's error does not fail the others).
 
-    One transaction and one commit for the batch: one query each for membership and blocks and for the
-    retries' originals, one bulk INSERT of the accepted messages in request order (so each sender's
-    messages keep their order in ids, as in the rooms' broadcasts), one UPDATE of the chats' headers.
-    Two copies of one retry (same sender, chat and `clientMessageId`) in a batch store one message: the
-    second gets the first's back (created False). A database error fails the whole batch (the caller
-    answers every message of it `server_error`), and nothing of it is stored or announced: every
-    broadcast waits for the commit.
+    One transaction and one commit for the batch: one query for membership and blocks, one bulk INSERT
+    of the accepted messages in request order (so each sender's messages keep their order in ids, as in
+    the rooms' broadcasts), one UPDATE of the chats' headers. A retry (a `clientMessageId` its sender
+    already used in that chat) is told apart by the INSERT itself, which leaves it out on the unique
+    constraint (`_insert`): then it gets the original back and nothing of it is stored or announced. Only
+    the retries whose answer depends on being one before the INSERT (over the rate limit, or replying to
+    a message: a retry is answered, not refused) are looked up first, in one query. Two copies of one
+    retry (same sender, chat and `clientMessageId`) in a batch store one message: the second gets the
+    first's back (created False). A database error fails the whole batch (the caller answers every
+    message of it `server_error`), and nothing of it is stored or announced: every broadcast waits for
+    the commit.
     """
     results: list = [None] * len(requests)
     prepared = []
@@ -165,7 +169,11 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
     with transaction.atomic():
         blocked = members_send_blocked(pairs={(request.chat_id, request.sender.pk) for _, request, *_ in prepared})
         originals = _own_messages(
-            {(request.sender.pk, request.chat_id, cmid) for _, request, *_, cmid in prepared if cmid}
+            {
+                (request.sender.pk, request.chat_id, cmid)
+                for _, request, *_, cmid in prepared
+                if cmid and (request.over_rate_limit or request.reply_to_id)
+            }
         )
         targets = _reply_targets({request.reply_to_id for _, request, *_ in prepared if request.reply_to_id})
         for index, request, text, caption, client_message_id in prepared:
@@ -239,7 +247,8 @@ def _prepare(request: NewMessage) -> tuple[str, str, str | None]:
 
 def _checked(request: NewMessage, blocked: dict, original: ChatMessage | None, *, text: str) -> ChatMessage | None:
     """The checks that read the database, in the batch's transaction: the original message when this
-    is a retry (`original`, from `_own_messages`), None when it may be stored, else the error.
+    is a retry looked up before the INSERT (`original`, from `_own_messages`), None when it may be
+    stored (the INSERT tells the other retries apart), else the error.
     `blocked`: `members_send_blocked` of the batch (no entry: not a member, `forbidden` whether or not
     the chat exists)."""
     access = blocked.get((request.chat_id, request.sender.pk))
@@ -335,11 +344,12 @@ def _retries_sql(count: int) -> str:
 def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list) -> None:
     """Insert the accepted messages in one statement, in order, and put (message, True) in `results`.
 
-    A `clientMessageId` stored meanwhile by another transaction (the same retry on another worker)
-    leaves its message out of the INSERT (`ON CONFLICT ... DO NOTHING`: the unique constraint decides,
-    waiting for that transaction on PostgreSQL), and that message gets the winner's back (created
-    False); the batch's other messages are stored all the same. No savepoint to survive a failed
-    INSERT: in every batch with a retry key, one cost two more round trips on PostgreSQL.
+    A message whose `clientMessageId` its sender already used in its chat (a retry, or the same retry
+    stored meanwhile by another transaction, on another worker) is left out of the INSERT (`ON CONFLICT
+    ... DO NOTHING`: the unique constraint decides, waiting for that other transaction on PostgreSQL),
+    and gets the stored one back (created False), from one query for all of them; the batch's other
+    messages are stored all the same. No look-up before the INSERT, no savepoint to survive a failed
+    one: on PostgreSQL, those cost three round trips in every batch with a retry key.
     """
     if not accepted:
         return

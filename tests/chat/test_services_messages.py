@@ -45,43 +45,32 @@ def test_events_leave_only_after_commit(pair, emitted, django_capture_on_commit_
     assert emitted == [("message", {"chatMessage": dtos.message_dto(message)}, chat_room(chat.pk))]
 
 
-def test_client_message_id_race_is_settled_by_the_constraint(pair, emitted, monkeypatch):
-    """Two retries that both miss the look-up: the unique constraint lets one insert, the other
-    answers with the winner's message."""
+def test_a_retry_is_told_apart_by_the_insert(pair):
+    """A retry is not looked up first: the INSERT leaves it out on the unique constraint (which also
+    settles two workers storing the same retry at once), then one query fetches the original."""
     alice, _bob, chat = pair
     original = create(alice, chat, "first", client_message_id="k")
-    real_lookup = message_services._own_messages
-    calls = []
-
-    def miss_once(keys):
-        calls.append(keys)
-        return {} if len(calls) == 1 else real_lookup(keys)
-
-    monkeypatch.setattr(message_services, "_own_messages", miss_once)
-    again, created = message_services.message_create(
-        sender=alice, chat_id=chat.pk, message_type=0, text="second", client_message_id="k"
-    )
-    assert (again.pk, created, len(calls)) == (original.pk, False, 2)
+    with CaptureQueriesContext(connection) as queries:
+        again, created = message_services.message_create(
+            sender=alice, chat_id=chat.pk, message_type=0, text="second", client_message_id="k"
+        )
+    assert (again.pk, created, again.message) == (original.pk, False, "first")
+    statements = [q["sql"] for q in queries.captured_queries]
+    inserts = [i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "chat_chatmessage"')]
+    lookups = [i for i, sql in enumerate(statements) if sql.startswith("SELECT") and 'client_message_id" IS NOT NULL' in sql]
+    assert len(inserts) == 1 and len(lookups) == 1 and inserts[0] < lookups[0], statements
     assert ChatMessage.objects.count() == 1
     # The transaction never failed (the conflict left the row out): later writes work.
     assert create(alice, chat, "later").pk > original.pk
 
 
 @pytest.mark.django_db(transaction=True)  # the batch's transaction is its own: a savepoint would be one of ours
-def test_a_lost_retry_race_keeps_the_rest_of_its_batch(pair, emitted, monkeypatch, django_capture_on_commit_callbacks):
-    """A batch whose retry another transaction stored meanwhile (the look-up missed it): the others
-    of the batch are stored and announced, the retry gets the winner back, with no savepoint."""
+def test_a_retry_keeps_the_rest_of_its_batch(pair, emitted, django_capture_on_commit_callbacks):
+    """A batch with a retry of a stored message: the others of the batch are stored and announced,
+    the retry gets the original back and is not announced again, with no savepoint."""
     alice, bob, chat = pair
     original = create(alice, chat, "first", client_message_id="k")
     emitted.clear()
-    real_lookup = message_services._own_messages
-    calls = []
-
-    def miss_once(keys):
-        calls.append(keys)
-        return {} if len(calls) == 1 else real_lookup(keys)
-
-    monkeypatch.setattr(message_services, "_own_messages", miss_once)
     batch = [
         message_services.NewMessage(sender=bob, chat_id=chat.pk, message_type=0, text="before", client_message_id="k"),
         message_services.NewMessage(sender=alice, chat_id=chat.pk, message_type=0, text="again", client_message_id="k"),
@@ -94,6 +83,22 @@ def test_a_lost_retry_race_keeps_the_rest_of_its_batch(pair, emitted, monkeypatc
     assert list(ChatMessage.objects.order_by("pk").values_list("message", flat=True)) == ["first", "before", "after"]
     assert [payload["chatMessage"]["id"] for _, payload, _ in emitted] == [before.pk, after.pk]
     assert not [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+    header = ChatHeader.objects.get(pk=chat.pk)
+    assert (header.last_message_id, header.message_count) == (after.pk, 3)  # the retry counted once
+
+
+def test_a_retried_reply_gets_its_original_after_the_target_is_gone(pair):
+    """A retry is answered, not refused: also a reply whose target was deleted since the original."""
+    alice, _bob, chat = pair
+    target = create(alice, chat, "target")
+    reply = create(alice, chat, "reply", client_message_id="r", reply_to_id=target.pk)
+    message_services.message_remove(user=alice, chat_id=chat.pk, message_ids=[target.pk])
+    again, created = message_services.message_create(
+        sender=alice, chat_id=chat.pk, message_type=0, text="reply", client_message_id="r", reply_to_id=target.pk
+    )
+    assert (again.pk, created) == (reply.pk, False)
+    with pytest.raises(Invalid):  # not a retry: the deleted target is refused
+        create(alice, chat, "new reply", client_message_id="s", reply_to_id=target.pk)
 
 
 def test_a_message_left_out_without_an_original_fails_its_batch(pair, monkeypatch):
