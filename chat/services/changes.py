@@ -109,6 +109,19 @@ class ChangeLog:
         self._rows.append((seq, int(kind), chat_id, audience_id, message_id, data))
         return seq
 
+    def rows_from_sql(self, source: str, kind: ChangeKind) -> tuple[str, list]:
+        """PostgreSQL: (an INSERT, its parameters) of one change of `kind` per row of `source`, a CTE of
+        the statement it becomes part of, with the columns `seq` (reserved by this log), `chat_id` and
+        `id` (the message's): the changes of the rows that statement writes, in the same round trip."""
+        q = connection.ops.quote_name
+        field = Change._meta.get_field
+        return (
+            f"INSERT INTO {q(Change._meta.db_table)} ({', '.join(q(c) for c in _COLUMNS)})"
+            f" SELECT {source}.{q('seq')}, %s::{field('kind').cast_db_type(connection)}, {source}.{q('chat_id')},"
+            f" NULL, {source}.{q('id')}, %s::{field('at').cast_db_type(connection)}, NULL FROM {source}",
+            [int(kind), self.at],
+        )
+
     def write(self) -> None:
         """Insert the recorded changes, in one statement. Call it before the transaction commits."""
         rows, self._rows = self._rows, []

@@ -145,6 +145,25 @@ def chat_headers_messages_added(added: list[tuple[int, int, int]], *, at) -> Non
         cursor.execute(_messages_added_sql(f"VALUES {rows}"), [at, *params])
 
 
+def chat_headers_lock(chat_ids) -> None:
+    """PostgreSQL: lock the headers of several chats, in chat-id order, before a statement that updates
+    them (`chat_headers_messages_added_sql`; see `chat_headers_messages_added` for why)."""
+    if connection.vendor != "postgresql" or len(chat_ids) < 2:
+        return
+    with hot_cursor() as cursor:
+        cursor.execute(_lock_headers_sql(), [sorted(chat_ids)])
+
+
+def chat_headers_messages_added_sql(source: str, *, at) -> tuple[str, list]:
+    """PostgreSQL: (an UPDATE, its parameters) doing `chat_headers_messages_added` for the messages of
+    `source`, a CTE of the statement that inserts them (columns `chat_id` and `id`), in that statement's
+    round trip. Lock the headers first (`chat_headers_lock`)."""
+    q = connection.ops.quote_name
+    chat, pk = f"{source}.{q('chat_id')}", f"{source}.{q('id')}"
+    rows = f"SELECT {chat} AS column1, count(*) AS column2, max({pk}) AS column3 FROM {source} GROUP BY {chat}"
+    return _messages_added_sql(rows), [connection.ops.adapt_datetimefield_value(at)]
+
+
 @cache
 def _unnest_rows() -> str:
     """PostgreSQL: the (chat id, count, newest id) rows as three arrays, with VALUES' column names."""

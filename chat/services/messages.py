@@ -25,7 +25,12 @@ from chat.selectors.messages import member_read_state, members_send_blocked
 from chat.selectors.social import reactions_by_message
 from chat.services.blocks import publish_hidden
 from chat.services.changes import changes_reserve
-from chat.services.chats import chat_header_visibility_changed, chat_headers_messages_added
+from chat.services.chats import (
+    chat_header_visibility_changed,
+    chat_headers_lock,
+    chat_headers_messages_added,
+    chat_headers_messages_added_sql,
+)
 from chat.sql import array_param, hot_cursor
 from chat.state.ratelimit import refusal
 
@@ -208,12 +213,22 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
         log = changes_reserve(len(accepted))
         for _, _, message in accepted:
             message.seq = log.take()
-        _insert(accepted, results)
+        follow = ()
+        if accepted and connection.vendor == "postgresql":
+            # The change rows and the headers' UPDATE ride on the INSERT, as CTEs over what it inserted:
+            # one statement, one round trip, where they took three.
+            chat_headers_lock({message.chat_id for _, _, message in accepted})
+            follow = (
+                log.rows_from_sql(_INSERTED, ChangeKind.MESSAGE_CREATED),
+                chat_headers_messages_added_sql(_INSERTED, at=now),
+            )
+        _insert(accepted, results, follow=follow)
         stored = [(request, message) for index, request, message in accepted if results[index][1]]
-        for _, message in stored:
-            log.add(ChangeKind.MESSAGE_CREATED, seq=message.seq, chat_id=message.chat_id, message_id=message.pk)
-        log.write()
-        chat_headers_messages_added(_per_chat(message for _, message in stored), at=now)
+        if not follow:
+            for _, message in stored:
+                log.add(ChangeKind.MESSAGE_CREATED, seq=message.seq, chat_id=message.chat_id, message_id=message.pk)
+            log.write()
+            chat_headers_messages_added(_per_chat(message for _, message in stored), at=now)
         for _, message in stored:
             # The announced MessageDto rides on the instance, so that the sender's answer reuses it
             # (`announced_message_dto`) instead of building it again on the event loop.
@@ -341,7 +356,7 @@ def _retries_sql(count: int) -> str:
     )
 
 
-def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list) -> None:
+def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list, *, follow=()) -> None:
     """Insert the accepted messages in one statement, in order, and put (message, True) in `results`.
 
     A message whose `clientMessageId` its sender already used in its chat (a retry, or the same retry
@@ -349,11 +364,12 @@ def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list) 
     ... DO NOTHING`: the unique constraint decides, waiting for that other transaction on PostgreSQL),
     and gets the stored one back (created False), from one query for all of them; the batch's other
     messages are stored all the same. No look-up before the INSERT, no savepoint to survive a failed
-    one: on PostgreSQL, those cost three round trips in every batch with a retry key.
+    one: on PostgreSQL, those cost three round trips in every batch with a retry key. `follow`: see
+    `_insert_rows`.
     """
     if not accepted:
         return
-    _insert_rows([message for _, _, message in accepted])
+    _insert_rows([message for _, _, message in accepted], follow=follow)
     lost = {}
     for index, request, message in accepted:
         if message.pk is not None:
@@ -375,14 +391,21 @@ def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list) 
         results[index] = (original, False)
 
 
-def _insert_rows(messages: list[ChatMessage]) -> None:
+# The name of the CTE of the rows `_insert_rows` inserted, for the statements that follow it.
+_INSERTED = "inserted"
+
+
+def _insert_rows(messages: list[ChatMessage], *, follow: tuple[tuple[str, list], ...] = ()) -> None:
     """`bulk_create(messages)`, for the hot path: one INSERT … RETURNING of every column, the ids set
     on the instances; a message whose `clientMessageId` its sender already used in its chat is left
     out (the unique constraint's conflict, `DO NOTHING`), and keeps no id. What the ORM's insert
     compiler spent on each field of each row (~70 % of a batch's time on the ORM thread, py-spy) is a
     precomputed column list and one conversion per value; every concrete field is written, so a field
     added to the model is written too. Rows come back matched by their seq (each message reserves its
-    own), not by their order, which neither database promises for RETURNING."""
+    own), not by their order, which neither database promises for RETURNING.
+
+    `follow` (PostgreSQL): (statement, parameters) pairs that run in the same statement, as CTEs that read
+    the inserted rows (`_INSERTED`: seq, id, chat_id); PostgreSQL runs each once, to its end."""
     fields, plain, head = _insert_plan()
     db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: a thread-local look-up per access
     params = []
@@ -399,7 +422,15 @@ def _insert_rows(messages: list[ChatMessage]) -> None:
             # the same for every batch, where a VALUES row per message made psycopg parse and quote a
             # new statement of every length (~40 % of a batch's time in the ORM's thread).
             width = len(fields)
-            cursor.execute(_insert_unnest_sql() + _insert_tail(), [params[i::width] for i in range(width)])
+            params = [params[i::width] for i in range(width)]
+            if follow:
+                sql = _insert_unnest_sql() + _insert_tail(", chat_id")
+                ctes = "".join(f", f{n} AS ({statement})" for n, (statement, _) in enumerate(follow))
+                sql = f"WITH {_INSERTED} AS ({sql}){ctes} SELECT seq, id FROM {_INSERTED}"
+                params += [value for _, values in follow for value in values]
+            else:
+                sql = _insert_unnest_sql() + _insert_tail()
+            cursor.execute(sql, params)
         else:
             row = "(" + ", ".join(["%s"] * len(fields)) + ")"
             cursor.execute(f"{head}{', '.join([row] * len(messages))}{_insert_tail()}", params)
@@ -446,15 +477,15 @@ def _insert_unnest_sql() -> str:
 
 
 @cache
-def _insert_tail() -> str:
+def _insert_tail(more: str = "") -> str:
     """The INSERT's conflict clause, on the partial unique index of (sender, chat, clientMessageId) and
-    nothing else (any other violation still fails the batch), and what it returns: (seq, id)."""
+    nothing else (any other violation still fails the batch), and what it returns: (seq, id, `more`)."""
     meta = ChatMessage._meta
     q = connection.ops.quote_name
     sender, chat, client_id = (q(meta.get_field(name).column) for name in ("sender", "chat", "client_message_id"))
     return (
         f" ON CONFLICT ({sender}, {chat}, {client_id}) WHERE {client_id} IS NOT NULL DO NOTHING"
-        f" RETURNING {q(meta.get_field('seq').column)}, {q(meta.pk.column)}"
+        f" RETURNING {q(meta.get_field('seq').column)} AS seq, {q(meta.pk.column)} AS id{more}"
     )
 
 
