@@ -2,8 +2,8 @@
 UPDATEs, the change counter, the push devices).
 
 On PostgreSQL these run as prepared statements: each batch sends the same few short statements (arrays
-for rows, chat/services/messages.py), and parsing and planning them anew cost about 0.2 ms apiece, eight
-of them in a lone message's batch (bench/write_path.py). Django keeps client-side binding and no prepared
+for rows, chat/services/messages.py), and parsing and planning them anew cost about 0.2 ms apiece in
+every batch (bench/write_path.py). Django keeps client-side binding and no prepared
 statements for everything else (its default, which connection poolers in transaction mode need), so
 only these statements use a server-side-binding cursor that prepares what it runs, on the same
 connection and transaction. It is wrapped as `connection.cursor()` wraps its own: Django's error

@@ -14,7 +14,8 @@ Deadlocks. The counter is the *first* row lock a recording transaction takes: a 
 it then waits only for locks of transactions that do not wait for it. So every service reserves its
 seqs (`changes_reserve(n)`, n an upper bound) before its first write or `SELECT ... FOR UPDATE`, and
 writes the rows it recorded with one INSERT (`ChangeLog.write`) before it commits. Group commit
-(chat.sockets.message_batch) reserves once per batch and inserts the batch's rows in one statement.
+(chat.sockets.message_batch) reserves once per batch and inserts the batch's rows in one statement: on
+PostgreSQL the messages' own INSERT, which carries them as a CTE (`ChangeLog.rows_from_sql`).
 
 The price: transactions that record changes commit one after another across workers (each worker's
 ORM writes already go one at a time). SQLite serialises every writer anyway (IMMEDIATE transactions).
