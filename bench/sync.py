@@ -170,6 +170,9 @@ class _NoLog:
     def write(self) -> None:
         pass
 
+    def rows_from_sql(self, source: str, kind) -> tuple[str, list]:
+        return f"SELECT 1 FROM {source} WHERE false", []  # a CTE that writes nothing (PostgreSQL)
+
 
 def write_cost(*, rounds: int = 200) -> None:
     """createMessage's write service with and without the change log (its counter bump and its one
