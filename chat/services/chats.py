@@ -130,11 +130,10 @@ def chat_headers_messages_added(added: list[tuple[int, int, int]], *, at) -> Non
         return
     added = sorted(added)
     ids = [chat_id for chat_id, _, _ in added]
+    chat_headers_lock(ids)
     with hot_cursor() as cursor:
         at = connection.ops.adapt_datetimefield_value(at)
         if connection.vendor == "postgresql":
-            if len(ids) > 1:
-                cursor.execute(_lock_headers_sql(), [ids])
             # Three arrays: one short statement for every batch, which psycopg parses once (a VALUES
             # row per chat made a new statement of every length, parsed and quoted each time).
             counts = [count for _, count, _ in added]
@@ -146,8 +145,8 @@ def chat_headers_messages_added(added: list[tuple[int, int, int]], *, at) -> Non
 
 
 def chat_headers_lock(chat_ids) -> None:
-    """PostgreSQL: lock the headers of several chats, in chat-id order, before a statement that updates
-    them (`chat_headers_messages_added_sql`; see `chat_headers_messages_added` for why)."""
+    """PostgreSQL: lock the headers of several chats, in chat-id order, before the statement that updates
+    them (`chat_headers_messages_added` and its `_sql`, whose docstring says why); SQLite: nothing."""
     if connection.vendor != "postgresql" or len(chat_ids) < 2:
         return
     with hot_cursor() as cursor:
