@@ -162,6 +162,8 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(scene, make_user, djan
         *writes,
         "SELECT",  # the devices to push to
     ]
+    assert statements.count("INSERT") == writes.count("INSERT")  # none hidden among the savepoints
+    assert statements.count("UPDATE") == 1 + writes.count("UPDATE")
     assert ChatMessage.objects.count() == size
 
 
