@@ -75,6 +75,17 @@ def _unnest_sql() -> str:
     )
 
 
+@cache
+def _rows_from_sql(source: str) -> str:
+    q = connection.ops.quote_name
+    field = Change._meta.get_field
+    return (
+        f"INSERT INTO {q(Change._meta.db_table)} ({', '.join(q(c) for c in _COLUMNS)})"
+        f" SELECT {source}.{q('seq')}, %s::{field('kind').cast_db_type(connection)}, {source}.{q('chat_id')},"
+        f" NULL, {source}.{q('id')}, %s::{field('at').cast_db_type(connection)}, NULL FROM {source}"
+    )
+
+
 class ChangeLog:
     """The changes of one transaction: seqs reserved by one counter bump, rows written by one INSERT."""
 
@@ -114,14 +125,7 @@ class ChangeLog:
         """PostgreSQL: (an INSERT, its parameters) of one change of `kind` per row of `source`, a CTE of
         the statement it becomes part of, with the columns `seq` (reserved by this log), `chat_id` and
         `id` (the message's): the changes of the rows that statement writes, in the same round trip."""
-        q = connection.ops.quote_name
-        field = Change._meta.get_field
-        return (
-            f"INSERT INTO {q(Change._meta.db_table)} ({', '.join(q(c) for c in _COLUMNS)})"
-            f" SELECT {source}.{q('seq')}, %s::{field('kind').cast_db_type(connection)}, {source}.{q('chat_id')},"
-            f" NULL, {source}.{q('id')}, %s::{field('at').cast_db_type(connection)}, NULL FROM {source}",
-            [int(kind), self.at],
-        )
+        return _rows_from_sql(source), [int(kind), self.at]
 
     def write(self) -> None:
         """Insert the recorded changes, in one statement. Call it before the transaction commits."""

@@ -157,10 +157,15 @@ def chat_headers_messages_added_sql(source: str, *, at) -> tuple[str, list]:
     """PostgreSQL: (an UPDATE, its parameters) doing `chat_headers_messages_added` for the messages of
     `source`, a CTE of the statement that inserts them (columns `chat_id` and `id`), in that statement's
     round trip. Lock the headers first (`chat_headers_lock`)."""
+    return _messages_added_from_sql(source), [connection.ops.adapt_datetimefield_value(at)]
+
+
+@cache
+def _messages_added_from_sql(source: str) -> str:
     q = connection.ops.quote_name
     chat, pk = f"{source}.{q('chat_id')}", f"{source}.{q('id')}"
     rows = f"SELECT {chat} AS column1, count(*) AS column2, max({pk}) AS column3 FROM {source} GROUP BY {chat}"
-    return _messages_added_sql(rows), [connection.ops.adapt_datetimefield_value(at)]
+    return _messages_added_sql(rows)
 
 
 @cache

@@ -370,21 +370,19 @@ def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list, 
     if not accepted:
         return
     _insert_rows([message for _, _, message in accepted], follow=follow)
-    lost = {}
+    lost = {}  # batch index -> (its key, its request)
     for index, request, message in accepted:
         if message.pk is not None:
             results[index] = (message, True)
         elif message.client_message_id is None:  # nothing it could conflict with: nothing may pass for stored
             raise IntegrityError(f"message {index} of the batch was left out of its INSERT")
         else:
-            lost[index] = (request.sender.pk, request.chat_id, message.client_message_id)
+            lost[index] = ((request.sender.pk, request.chat_id, message.client_message_id), request)
     if not lost:
         return
-    winners = _own_messages(set(lost.values()))
-    for index, request, _ in accepted:
-        if index not in lost:
-            continue
-        original = winners.get(lost[index])
+    winners = _own_messages({key for key, _ in lost.values()})
+    for index, (key, request) in lost.items():
+        original = winners.get(key)
         if original is None:
             raise IntegrityError(f"message {index} of the batch was left out of its INSERT, and no message has its key")
         original.sender = request.sender
@@ -424,9 +422,7 @@ def _insert_rows(messages: list[ChatMessage], *, follow: tuple[tuple[str, list],
             width = len(fields)
             params = [params[i::width] for i in range(width)]
             if follow:
-                sql = _insert_unnest_sql() + _insert_tail(", chat_id")
-                ctes = "".join(f", f{n} AS ({statement})" for n, (statement, _) in enumerate(follow))
-                sql = f"WITH {_INSERTED} AS ({sql}){ctes} SELECT seq, id FROM {_INSERTED}"
+                sql = _insert_followed_sql(tuple(statement for statement, _ in follow))
                 params += [value for _, values in follow for value in values]
             else:
                 sql = _insert_unnest_sql() + _insert_tail()
@@ -474,6 +470,14 @@ def _insert_unnest_sql() -> str:
     fields, _, head = _insert_plan()
     arrays = ", ".join(array_param(field) for field in fields)
     return head.removesuffix(" VALUES ") + f" SELECT * FROM unnest({arrays})"
+
+
+@cache
+def _insert_followed_sql(statements: tuple[str, ...]) -> str:
+    """PostgreSQL: the INSERT as the CTE `_INSERTED`, `statements` after it as CTEs of their own."""
+    ctes = "".join(f", f{n} AS ({statement})" for n, statement in enumerate(statements))
+    insert = _insert_unnest_sql() + _insert_tail(", chat_id")
+    return f"WITH {_INSERTED} AS ({insert}){ctes} SELECT seq, id FROM {_INSERTED}"
 
 
 @cache
