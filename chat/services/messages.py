@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+import orjson
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, Value, When
@@ -416,16 +417,20 @@ def _insert_rows(messages: list[ChatMessage], *, follow: tuple[tuple[str, list],
             params.append(value)
     with hot_cursor() as cursor:
         if db.vendor == "postgresql":
-            # One array per column (as Django's own bulk_create does on PostgreSQL): a short statement,
-            # the same for every batch, where a VALUES row per message made psycopg parse and quote a
-            # new statement of every length (~40 % of a batch's time in the ORM's thread).
+            # The rows as one JSON parameter, that PostgreSQL reads into the table's row type: a short
+            # statement, the same for every batch (a VALUES row per message made psycopg parse and quote
+            # a new statement of every length), and one string for psycopg to send, where one array per
+            # column went through psycopg's array dumper, written in Python, value by value: 0.29 ms of
+            # a lone message's 4 ms of CPU in the ORM's thread, more than the INSERT took in PostgreSQL.
             width = len(fields)
-            params = [params[i::width] for i in range(width)]
+            columns = _insert_columns()
+            rows = [dict(zip(columns, params[i : i + width], strict=True)) for i in range(0, len(params), width)]
+            params = [orjson.dumps(rows).decode()]
             if follow:
                 sql = _insert_followed_sql(tuple(statement for statement, _ in follow))
                 params += [value for _, values in follow for value in values]
             else:
-                sql = _insert_unnest_sql() + _insert_tail()
+                sql = _insert_json_sql() + _insert_tail()
             cursor.execute(sql, params)
         else:
             row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -464,19 +469,30 @@ def _insert_plan() -> tuple[list, list, str]:
 
 
 @cache
-def _insert_unnest_sql() -> str:
-    """PostgreSQL: the INSERT of _insert_plan's fields from one array per column (rows keep their order,
-    and so do their ids)."""
+def _insert_json_sql() -> str:
+    """PostgreSQL: the INSERT of _insert_plan's fields from one JSON array of rows, each an object keyed
+    by column name (`json_populate_recordset` reads them as the table's own row type, so each value
+    takes its column's type; rows keep their order, and so do their ids). orjson writes each value as
+    the database reads it from text: str, int, bool and None as themselves, UUIDs and aware datetimes
+    in their standard forms (a field whose database value orjson cannot write fails the INSERT loudly)."""
     fields, _, head = _insert_plan()
-    arrays = ", ".join(array_param(field) for field in fields)
-    return head.removesuffix(" VALUES ") + f" SELECT * FROM unnest({arrays})"
+    q = connection.ops.quote_name
+    table = q(ChatMessage._meta.db_table)
+    columns = ", ".join(q(field.column) for field in fields)
+    return head.removesuffix(" VALUES ") + f" SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
+
+
+@cache
+def _insert_columns() -> tuple[str, ...]:
+    """The JSON rows' keys: _insert_plan's columns."""
+    return tuple(field.column for field in _insert_plan()[0])
 
 
 @cache
 def _insert_followed_sql(statements: tuple[str, ...]) -> str:
     """PostgreSQL: the INSERT as the CTE `_INSERTED`, `statements` after it as CTEs of their own."""
     ctes = "".join(f", f{n} AS ({statement})" for n, statement in enumerate(statements))
-    insert = _insert_unnest_sql() + _insert_tail(", chat_id")
+    insert = _insert_json_sql() + _insert_tail(", chat_id")
     return f"WITH {_INSERTED} AS ({insert}){ctes} SELECT seq, id FROM {_INSERTED}"
 
 

@@ -115,6 +115,29 @@ def test_a_message_left_out_without_an_original_fails_its_batch(pair, monkeypatc
     assert not ChatMessage.objects.exists()  # each batch rolled back
 
 
+def test_a_batch_stores_every_column_as_sent(pair):
+    """Each column of each message of a batch reads back as the batch wrote it (on PostgreSQL the rows
+    travel as one JSON parameter): texts that JSON must escape, a reply, a key and none, and the
+    creation time to the microsecond."""
+    alice, _bob, chat = pair
+    target = create(alice, chat, "target")
+    texts = ['quote " backslash \\ slash / tab \t\nnew line', "emoji 😀 ü ß 中文 \u2028 \u200b", '{"json": [1]}']
+    batch = [
+        message_services.NewMessage(sender=alice, chat_id=chat.pk, message_type=0, text=text, caption=f"c{n} 'x'",
+                                    client_message_id=None if n else "key é", reply_to_id=target.pk if n == 2 else None)
+        for n, text in enumerate(texts)
+    ]  # fmt: skip
+    with transaction.atomic():
+        results = message_services.message_create_many(batch)
+    fields = [field.attname for field in ChatMessage._meta.concrete_fields]
+    for (message, created), text in zip(results, texts, strict=True):
+        stored = ChatMessage.objects.get(pk=message.pk)
+        assert created and stored.message == text.strip()
+        assert {f: getattr(stored, f) for f in fields} == {f: getattr(message, f) for f in fields}
+    assert [m.client_message_id for m, _ in results] == ["key é", None, None]
+    assert results[2][0].reply_to_id == target.pk and results[0][0].reply_to_id is None
+
+
 def test_values_dto_matches_the_instance_dto(pair, make_user):
     alice, _bob, chat = pair
     message = create(alice, chat, "same shape", caption="c", client_message_id="x")
