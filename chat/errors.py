@@ -37,6 +37,13 @@ class Unauthorized(ApplicationError):
     default_message = "A valid access token is required."
 
 
+class AccountDisabled(Unauthorized):
+    """The acting user is deactivated (or gone), as a service's own query found (the createMessage
+    batch's send check): a socket's event so refused ends its session (chat.sockets.message_batch)."""
+
+    default_message = "This account is disabled."
+
+
 class Forbidden(ApplicationError):
     code = "forbidden"
     http_status = 403

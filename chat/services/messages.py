@@ -17,12 +17,12 @@ from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, Valu
 from django.utils import timezone
 
 from chat import domain_events, dtos
-from chat.errors import ApplicationError, Blocked, Forbidden, Invalid
+from chat.errors import AccountDisabled, ApplicationError, Blocked, Forbidden, Invalid
 from chat.events import chat_room, publish
 from chat.media import media_path_claim
 from chat.models import ChangeKind, ChatMember, ChatMessage, Friendship, FriendshipStatus, MessageType, User
 from chat.selectors.chats import members_hidden_from
-from chat.selectors.messages import member_read_state, members_send_blocked
+from chat.selectors.messages import SendAccess, member_read_state, send_access
 from chat.selectors.social import reactions_by_message
 from chat.services.blocks import publish_hidden
 from chat.services.changes import changes_reserve
@@ -149,7 +149,8 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
     returns one result per request, in order: (message, created), or the ApplicationError that
     refused that one message (one message's error does not fail the others).
 
-    One transaction and one commit for the batch: one query for membership and blocks, one bulk INSERT
+    One transaction and one commit for the batch: one query for the senders' activity (a deactivated
+    sender's messages are refused `AccountDisabled`), memberships and blocks, one bulk INSERT
     of the accepted messages in request order (so each sender's messages keep their order in ids, as in
     the rooms' broadcasts), one UPDATE of the chats' headers. A retry (a `clientMessageId` its sender
     already used in that chat) is told apart by the INSERT itself, which leaves it out on the unique
@@ -173,7 +174,14 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
     accepted: list[tuple[int, NewMessage, ChatMessage]] = []
     now = timezone.now()
     with transaction.atomic():
-        blocked = members_send_blocked(pairs={(request.chat_id, request.sender.pk) for _, request, *_ in prepared})
+        # Every sender's activity, memberships and blocks, in one query. A deactivated sender's message
+        # is refused as such whatever else is wrong with it: its socket's session ends (CONTRACT §2).
+        access = send_access(pairs={(request.chat_id, request.sender.pk) for request in requests})
+        if access.inactive:
+            for index, request in enumerate(requests):
+                if request.sender.pk in access.inactive:
+                    results[index] = AccountDisabled()
+            prepared = [entry for entry in prepared if entry[1].sender.pk not in access.inactive]
         originals = _own_messages(
             {
                 (request.sender.pk, request.chat_id, cmid)
@@ -188,7 +196,7 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
                 if client_message_id is not None and key in firsts:
                     copies[index] = firsts[key]
                     continue
-                original = _checked(request, blocked, originals.get(key), text=text)
+                original = _checked(request, access, originals.get(key), text=text)
                 if original is not None:
                     results[index] = (original, False)
                     continue
@@ -261,16 +269,16 @@ def _prepare(request: NewMessage) -> tuple[str, str, str | None]:
     return text, caption, client_message_id
 
 
-def _checked(request: NewMessage, blocked: dict, original: ChatMessage | None, *, text: str) -> ChatMessage | None:
+def _checked(request: NewMessage, access: SendAccess, original: ChatMessage | None, *, text: str) -> ChatMessage | None:
     """The checks that read the database, in the batch's transaction: the original message when this
     is a retry looked up before the INSERT (`original`, from `_own_messages`), None when it may be
     stored (the INSERT tells the other retries apart), else the error.
-    `blocked`: `members_send_blocked` of the batch (no entry: not a member, `forbidden` whether or not
+    `access`: `send_access` of the batch (no entry in `blocked`: not a member, `forbidden` whether or not
     the chat exists)."""
-    access = blocked.get((request.chat_id, request.sender.pk))
-    if access is None:
+    blocked = access.blocked.get((request.chat_id, request.sender.pk))
+    if blocked is None:
         raise Forbidden("You are not a member of this chat.")
-    if access:
+    if blocked:
         raise Blocked("You cannot message this user: one of you has blocked the other.")
     if request.message_type != MessageType.TEXT:
         _check_media_path(sender=request.sender, path=text, message_type=request.message_type)

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from asgiref.sync import sync_to_async
 
+from chat.errors import AccountDisabled
 from chat.events import bridge
 from chat.services.messages import (
     NewMessage,
@@ -40,7 +41,12 @@ MAX_BATCH = 256
 
 class GroupCommit:
     """Batches of `store_many(requests) -> results` (a service over many requests, one result or
-    ApplicationError each, in order), written one after another; `what` names them in the log."""
+    ApplicationError each, in order), written one after another; `what` names them in the log.
+
+    Each request's user must still be active (CONTRACT §2, as `call_as` checks for every event): one
+    query for the batch before `store_many`, unless `store_many` checks it in a query of its own
+    (`checks_active`), answering a deactivated user's request `AccountDisabled`. Either way that
+    request is answered as any deactivated user's event is (`session_ended`)."""
 
     instances: list[GroupCommit] = []  # every one made, for a graceful stop's drain_all()
 
@@ -51,9 +57,10 @@ class GroupCommit:
         user_of: Callable,
         what: str,
         prepare: Callable[[tuple], Awaitable[tuple]] | None = None,
+        checks_active: bool = False,
     ) -> None:
         GroupCommit.instances.append(self)
-        self._store = sync_to_async(_as_active(store_many, user_of))
+        self._store = sync_to_async(_ending_sessions(store_many) if checks_active else _as_active(store_many, user_of))
         self._prepare = prepare  # on the loop, before the hop: what a batch needs from presence
         self._what = what
         self._waiting: list[tuple[object, asyncio.Future]] = []
@@ -136,6 +143,16 @@ def _as_active(store_many: Callable[[list], list], user_of: Callable) -> Callabl
     return store
 
 
+def _ending_sessions(store_many: Callable[[list], list]) -> Callable[[tuple], list]:
+    """`store_many`, which checks its users' activity itself, with its `AccountDisabled` answers
+    turned into the end of their sockets' sessions."""
+
+    def store(requests: tuple) -> list:
+        return [session_ended() if isinstance(result, AccountDisabled) else result for result in store_many(requests)]
+
+    return store
+
+
 def _sender(request: NewMessage):
     return request.sender
 
@@ -159,6 +176,9 @@ def _reader(request: ReadRequest):
     return request.user
 
 
-message_writer = GroupCommit(message_create_many, user_of=_sender, what="message(s)", prepare=_with_viewers)
+# message_create_many checks its senders' activity in its send check: a round trip fewer per batch.
+message_writer = GroupCommit(
+    message_create_many, user_of=_sender, what="message(s)", prepare=_with_viewers, checks_active=True
+)
 read_writer = GroupCommit(chat_mark_read_many, user_of=_reader, what="read(s)")
 delivered_writer = GroupCommit(chat_mark_delivered_many, user_of=_reader, what="delivery receipt(s)")

@@ -328,23 +328,61 @@ def test_a_text_message_costs_three_queries(pair, monkeypatch, django_assert_max
 
 
 def test_send_check_blocks_only_one_to_one_chats(pair, make_user):
-    from chat.selectors.messages import members_send_blocked
+    from chat.selectors.messages import send_access
     from chat.services.friendships import friendship_block
     from chat.services.groups import group_create
 
+    def blocked(pairs):
+        return send_access(pairs=pairs).blocked
+
     alice, bob, chat = pair
-    assert members_send_blocked(pairs={(chat.pk, alice.pk)}) == {(chat.pk, alice.pk): False}
+    assert blocked({(chat.pk, alice.pk)}) == {(chat.pk, alice.pk): False}
     friendship_block(user=bob, other=alice)
-    assert members_send_blocked(pairs={(chat.pk, alice.pk), (chat.pk, bob.pk)}) == {
-        (chat.pk, alice.pk): True,
-        (chat.pk, bob.pk): True,
-    }
+    assert blocked({(chat.pk, alice.pk), (chat.pk, bob.pk)}) == {(chat.pk, alice.pk): True, (chat.pk, bob.pk): True}
     group = group_create(creator=alice, name="G", member_ids=[])
-    assert members_send_blocked(pairs={(group.pk, alice.pk)}) == {(group.pk, alice.pk): False}
+    assert blocked({(group.pk, alice.pk)}) == {(group.pk, alice.pk): False}
     # No membership, no answer (`forbidden`, whether the chat exists or not); nor for pairs not asked.
     eve = make_user("Eve")
-    assert members_send_blocked(pairs={(group.pk, bob.pk), (chat.pk, eve.pk), (10**9, alice.pk)}) == {}
-    assert members_send_blocked(pairs=set()) == {}
+    assert blocked({(group.pk, bob.pk), (chat.pk, eve.pk), (10**9, alice.pk)}) == {}
+    assert send_access(pairs=set()) == ({}, set())
+
+
+def test_send_check_tells_who_is_deactivated(pair, make_user):
+    """The send check also answers which senders are deactivated or gone, members or not: the group
+    commit's active check rides on it instead of taking a query of its own."""
+    import uuid
+
+    from chat.selectors.messages import send_access
+
+    alice, bob, chat = pair
+    eve, ghost = make_user("Eve"), uuid.uuid4()
+    pairs = {(chat.pk, alice.pk), (chat.pk, bob.pk), (chat.pk, eve.pk), (chat.pk, ghost)}
+    assert send_access(pairs=pairs).inactive == {ghost}
+    bob.is_active = eve.is_active = False
+    bob.save(update_fields=["is_active"])
+    eve.save(update_fields=["is_active"])
+    access = send_access(pairs=pairs)
+    assert access.inactive == {bob.pk, eve.pk, ghost}
+    assert access.blocked == {(chat.pk, alice.pk): False, (chat.pk, bob.pk): False}  # Eve: no member
+
+
+def test_a_deactivated_sender_is_refused_in_its_batch(pair, make_user):
+    """In one batch: a deactivated sender's messages (a valid one, an invalid one) are refused
+    `AccountDisabled`, and the active sender's message is stored."""
+    from chat.errors import AccountDisabled
+
+    alice, bob, chat = pair
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    batch = [
+        message_services.NewMessage(sender=bob, chat_id=chat.pk, message_type=0, text="from bob"),
+        message_services.NewMessage(sender=alice, chat_id=chat.pk, message_type=0, text="from alice"),
+        message_services.NewMessage(sender=bob, chat_id=chat.pk, message_type=9, text="invalid too"),
+    ]
+    with transaction.atomic():
+        first, second, third = message_services.message_create_many(batch)
+    assert isinstance(first, AccountDisabled) and isinstance(third, AccountDisabled)
+    assert second[1] and list(ChatMessage.objects.values_list("message", flat=True)) == ["from alice"]
 
 
 def test_a_read_asks_about_blocks_only_when_the_reader_has_one(
