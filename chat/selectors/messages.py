@@ -34,7 +34,8 @@ def _send_access_sql(chats: int, users: int) -> str:
     # One row per user asked, with each of their memberships among the chats asked (NULLs: none). On
     # PostgreSQL the memberships are a LATERAL subquery, looked up user by user through the (user,
     # chat) index: as a plain LEFT JOIN, the generic plan could hash-join every header. SQLite has no
-    # LATERAL, and joins a derived table on the user.
+    # LATERAL, and joins a derived table of the memberships of both the chats and the users asked (the
+    # (chat, user) index), on the user.
     memberships = (
         f"SELECT m.{q('user_id')}, m.{q('chat_id')}, h.{q('chat_type')}, h.{q('direct_key')}"
         f" FROM {q(member.db_table)} m INNER JOIN {q(chat.db_table)} h ON h.{q('id')} = m.{q('chat_id')}"
@@ -43,7 +44,7 @@ def _send_access_sql(chats: int, users: int) -> str:
     if chats == 0:
         joined = f"LEFT JOIN LATERAL ({memberships} AND m.{q('user_id')} = u.{q('id')}) a ON TRUE"
     else:
-        joined = f"LEFT JOIN ({memberships}) a ON a.{q('user_id')} = u.{q('id')}"
+        joined = f"LEFT JOIN ({memberships} AND m.{q('user_id')} {in_users}) a ON a.{q('user_id')} = u.{q('id')}"
     return (
         f"SELECT u.{q('id')}, u.{q('is_active')}, a.{q('chat_id')}, a.{q('chat_type')}, EXISTS(SELECT 1 FROM"
         f" {q(friendship.db_table)} f WHERE f.{q('pair_key')} = a.{q('direct_key')} AND f.{q('status')} = %s)"
@@ -83,7 +84,8 @@ def send_access(*, pairs: set[tuple[int, object]]) -> SendAccess:
             cursor.execute(_send_access_sql(0, 0), [FriendshipStatus.BLOCKED, chat_ids, prepared])
         else:
             cursor.execute(
-                _send_access_sql(len(chat_ids), len(prepared)), [FriendshipStatus.BLOCKED, *chat_ids, *prepared]
+                _send_access_sql(len(chat_ids), len(prepared)),
+                [FriendshipStatus.BLOCKED, *chat_ids, *prepared, *prepared],
             )
         rows = cursor.fetchall()
     blocked = {}
