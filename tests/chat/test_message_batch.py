@@ -167,6 +167,31 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(scene, make_user, djan
     assert ChatMessage.objects.count() == size
 
 
+def test_the_group_commit_checks_its_senders_in_the_send_check(scene, django_assert_max_num_queries):
+    """The socket's batch (chat.sockets.message_batch) runs no active-user query of its own: the
+    send check answers who is deactivated, whose message is refused as a deactivated user's event is
+    (`SessionEnded`: `unauthorized`, then the socket's session ends) while the others are stored."""
+    from django.contrib.auth import get_user_model
+
+    from chat.sockets.message_batch import message_writer
+    from chat.sockets.server import SessionEnded
+
+    alice, bob, _carol, ab, _bc = scene
+    store = message_writer._store.func  # the sync function the batch runs in the ORM's thread
+    with django_assert_max_num_queries(10) as captured:
+        ((message, created),) = store((text(alice, ab, "while active"),))
+    assert created and message.message == "while active"
+    queries = [q["sql"] for q in captured.captured_queries if q["sql"].split()[0].upper() not in {"BEGIN", "SAVEPOINT"}]
+    first = queries[0]
+    assert "is_active" in first and "chat_chatmember" in first  # the send check is the first query...
+    assert sum('FROM "chat_user"' in sql for sql in queries) == 1  # ...and the only one reading the users
+    get_user_model().objects.filter(pk=bob.pk).update(is_active=False)
+    refused, (stored, _) = store((text(bob, ab, "after"), text(alice, ab, "still")))
+    assert isinstance(refused, SessionEnded) and refused.code == "unauthorized"
+    assert stored.message == "still"
+    assert list(ChatMessage.objects.order_by("id").values_list("message", flat=True)) == ["while active", "still"]
+
+
 def test_a_batch_refused_before_the_database_writes_nothing(scene, emitted):
     alice, _bob, _carol, ab, _bc = scene
     results = message_create_many([text(alice, ab, "  "), text(alice, ab, "x", client_message_id="c" * 65)])
