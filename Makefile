@@ -119,7 +119,7 @@ test-postgres: $(VENV)/.dev
 	DATABASE_URL=$(PG_TEST_URL) CHAT_TEST_REDIS_URL=$(PG_TEST_REDIS_URL) $(BIN)/python -m pytest $(PG_TESTS)
 
 # Numbers, not a test: the bare relay (bench/relay.py) and our server on SQLite, PostgreSQL, and PostgreSQL +
-# Redis with two workers, in one run, under the official socket.io-client on loopback; about four minutes.
+# Redis with two workers, in one run, under the official socket.io-client on loopback; five to ten minutes.
 # Prints a table, writes bench-results/latest.json and latency.png (README, "Benchmarks").
 # `make bench BENCH_ARGS="--setups sqlite"` runs one set-up; `make bench BENCH_ARGS=--help` lists the knobs.
 BENCH_ARGS ?=

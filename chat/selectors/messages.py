@@ -121,7 +121,7 @@ def member_read_state(*, user: User, chat_id: int) -> tuple[int, int | None, int
     the user is on either side of any block) for `readMessage` and `markDelivered`.
 
     `forbidden` for non-members, whether or not the chat exists. Hand-written for the same reason as
-    `members_send_blocked`: clients read on every message they see, and the ORM took ~0.57 ms to
+    `send_access`: clients read on every message they see, and the ORM took ~0.57 ms to
     compile this one subquery; the query itself runs in ~0.02 ms on the (chat, -id) index. The block
     flag lets the common case (no block at all) skip asking which members the read must not reach.
     """

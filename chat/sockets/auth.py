@@ -239,7 +239,8 @@ def _call_as(user_id, fn, kwargs):
 def inactive_user_ids(user_ids: set) -> set:
     """Those of `user_ids` that are deactivated (or gone), in one query; in the ORM's thread.
 
-    It runs before every event's service and every group-committed batch, so it is one hand-written
+    It runs before every event's service and every group-committed batch of reads (a batch of messages
+    asks in its send check, `chat.selectors.messages.send_access`), so it is one hand-written
     query: the ORM's queryset, its compiler and its UUID conversions on the way in and out cost ten
     times what the database does here (py-spy, bench/write_path.py)."""
     user_ids = set(user_ids)
