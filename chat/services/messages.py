@@ -483,11 +483,13 @@ def _insert_json_sql() -> str:
     takes its column's type; rows keep their order, and so do their ids). orjson writes each value as
     the database reads it from text: str, int, bool and None as themselves, UUIDs and aware datetimes
     in their standard forms (a field whose database value orjson cannot write fails the INSERT loudly)."""
-    fields, _, head = _insert_plan()
     q = connection.ops.quote_name
     table = q(ChatMessage._meta.db_table)
-    columns = ", ".join(q(field.column) for field in fields)
-    return head.removesuffix(" VALUES ") + f" SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
+    columns = ", ".join(q(column) for column in _insert_columns())
+    return (
+        _insert_plan()[2].removesuffix(" VALUES ")
+        + f" SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
+    )
 
 
 @cache

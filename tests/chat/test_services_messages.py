@@ -366,7 +366,7 @@ def test_send_check_tells_who_is_deactivated(pair, make_user):
     assert access.blocked == {(chat.pk, alice.pk): False, (chat.pk, bob.pk): False}  # Eve: no member
 
 
-def test_a_deactivated_sender_is_refused_in_its_batch(pair, make_user):
+def test_a_deactivated_sender_is_refused_in_its_batch(pair):
     """In one batch: a deactivated sender's messages (a valid one, an invalid one) are refused
     `AccountDisabled`, and the active sender's message is stored."""
     from chat.errors import AccountDisabled
