@@ -331,6 +331,21 @@ async def clients(chat_server):
 db_call = sync_to_async  # readability in async tests: `await db_call(fn)(...)`
 
 
+# --- one pass is enough ---------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs the suite on SQLite and again on PostgreSQL. A test marked `own_sqlite` starts
+    servers on a SQLite database of its own whichever database the pass uses, so the PostgreSQL pass
+    would run exactly the same thing again: it skips them, with the reason."""
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        return
+    skip = pytest.mark.skip(reason="its servers use a SQLite database of their own: run in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("own_sqlite"):
+            item.add_marker(skip)
+
+
 # --- real services: PostgreSQL and Redis -----------------------------------------------------------
 
 REDIS_TEST_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

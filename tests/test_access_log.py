@@ -64,6 +64,7 @@ def assert_redacted(log: str, tokens: list[str]) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.own_sqlite
 async def test_the_make_run_server_logs_no_token(tmp_path):
     """The server `make run` starts: uvicorn's own command line and logging, INFO level."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}

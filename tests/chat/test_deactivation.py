@@ -170,6 +170,7 @@ def redis_servers(tmp_path):
 
 @pytest.mark.redis
 @pytest.mark.timeout(90)
+@pytest.mark.own_sqlite
 async def test_manage_py_shell_disconnects_through_redis(redis_servers):
     """`user.is_active = False; user.save()` in `manage.py shell`: no socket server in that process, so the
     disconnect goes through the write-only Redis manager to the server holding the socket."""
@@ -193,6 +194,7 @@ async def test_manage_py_shell_disconnects_through_redis(redis_servers):
 
 @pytest.mark.redis
 @pytest.mark.timeout(90)
+@pytest.mark.own_sqlite
 async def test_delete_on_one_worker_disconnects_the_socket_on_another(redis_servers):
     start, _env = redis_servers
     first, second = start(2)

@@ -129,6 +129,7 @@ def test_arguments(tmp_path):
     assert run(path)[2] is None
 
 
+@pytest.mark.own_sqlite
 def test_a_progress_bar_on_a_terminal_and_none_in_a_pipe(tmp_path):
     """Run as an operator would, in a pseudo-terminal: rich draws its bar there; in a pipe, only the summary."""
     path = tmp_path / "users.jsonl"

@@ -25,7 +25,7 @@ from chat.tokens import issue_token
 from tests.conftest import Client
 from tests.sockets.redis_servers import SlowRedisProxy, guarded_servers
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.redis, pytest.mark.own_sqlite, pytest.mark.timeout(120)]
 
 DELAY = 0.2
 

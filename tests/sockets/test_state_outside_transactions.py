@@ -88,6 +88,7 @@ print(results)
     assert done.stdout.strip() == "[True, True, 'refused', 'refused']"
 
 
+@pytest.mark.own_sqlite
 async def test_no_redis_call_runs_inside_a_database_transaction(tmp_path, redis_url):
     with guarded_servers(
         tmp_path,
