@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Messages were stored, in one transaction (a group commit's batch, or one message). Argument: `stored`,
-# a list of (ChatMessage with `sender` loaded, frozenset of the user ids viewing its chat: asked of
-# presence before the transaction), in the order the messages were stored.
+# Messages are about to be stored, in one transaction (a group commit's batch, or one message), before
+# its first write. Argument: `chat_ids`, the set of chats they go to. What a receiver returns comes back
+# to it in `messages_stored`'s `prepared`: what it reads here, it reads before the batch takes the change
+# feed's counter, which every other recording transaction waits for until this one commits.
+messages_storing = Signal()
+
+# Messages were stored, in that transaction. Arguments: `stored`, a list of (ChatMessage with `sender`
+# loaded, frozenset of the user ids viewing its chat: asked of presence before the transaction), in the
+# order the messages were stored; `prepared`, {receiver of `messages_storing`: what it returned}.
 messages_stored = Signal()
 
 # A member read a chat up to a message. Arguments: `user`, `chat_id`, `last_read_message_id` (or None).

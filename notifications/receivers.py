@@ -8,8 +8,12 @@ from __future__ import annotations
 from notifications import services
 
 
-def queue_message_pushes(sender, *, stored, **kwargs) -> None:
-    services.messages_created(stored=stored)
+def read_message_devices(sender, *, chat_ids, **kwargs):
+    return services.message_devices(chat_ids=chat_ids)
+
+
+def queue_message_pushes(sender, *, stored, prepared=None, **kwargs) -> None:
+    services.messages_created(stored=stored, devices=(prepared or {}).get(read_message_devices))
 
 
 def queue_read_pushes(sender, *, user, chat_id: int, last_read_message_id: int | None, **kwargs) -> None:

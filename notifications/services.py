@@ -37,12 +37,22 @@ def _blocked_with(sender_id, user_ids: set[str]) -> set[str]:
     return {str(uid) for pair in blocked for uid in pair}
 
 
-def messages_created(*, stored: list[tuple[ChatMessage, frozenset[str]]]) -> None:
+def message_devices(*, chat_ids: set[int]) -> dict[int, list[Device]]:
+    """The devices a batch of messages to `chat_ids` may push to (`_member_devices`): read in the batch's
+    transaction before its writes (chat's `messages_storing`), so that the change feed's counter, which
+    the batch's INSERT takes and holds to the commit, is not held across this query too."""
+    return _member_devices(chat_ids=chat_ids)
+
+
+def messages_created(
+    *, stored: list[tuple[ChatMessage, frozenset[str]]], devices: dict[int, list[Device]] | None = None
+) -> None:
     """Messages were stored, (message, who was viewing its chat) each (called inside the creating
     transaction, once per batch of a group commit): queue their pushes.
 
     One `Push` row per device of each recipient (see `_message_pushes`), all in one INSERT, with one
-    query for the devices of every chat of the batch. The viewing sets were asked of presence by the
+    query for the devices of every chat of the batch (`devices`, read before the batch's writes by
+    `message_devices`; read here when not given). The viewing sets were asked of presence by the
     sender's transport before the transaction (nothing here asks presence: never from the ORM's thread,
     never while the write lock is held). Title, body and data are fixed now; the badge (the recipient's
     unread total) is counted when the push is sent. A failure to write the pushes is logged and never
@@ -51,7 +61,8 @@ def messages_created(*, stored: list[tuple[ChatMessage, frozenset[str]]]) -> Non
     PostgreSQL) in every batch, most of which queue none. Reading the devices is a plain query of the
     batch's transaction: when the database fails it, it fails the batch as any of its statements would.
     """
-    devices = _member_devices(chat_ids={message.chat_id for message, _ in stored})
+    if devices is None:
+        devices = _member_devices(chat_ids={message.chat_id for message, _ in stored})
     try:
         pushes = [push for message, viewing in stored for push in _message_pushes(message, viewing, devices)]
         if pushes:
@@ -87,6 +98,8 @@ def _member_devices(*, chat_ids: set[int]) -> dict[int, list[Device]]:
     join for a query that runs in ~0.02 ms. Mute and do-not-disturb cost no query of their own.
     """
     ids = sorted(chat_ids)
+    if not ids:
+        return {}
     sql = _member_devices_sql().format(chats=", ".join(["%s"] * len(ids)))
     now = ChatMember._meta.get_field("muted_until").get_db_prep_value(timezone.now(), connection)
     with hot_cursor() as cursor:

@@ -15,7 +15,9 @@ it then waits only for locks of transactions that do not wait for it. So every s
 seqs (`changes_reserve(n)`, n an upper bound) before its first write or `SELECT ... FOR UPDATE`, and
 writes the rows it recorded with one INSERT (`ChangeLog.write`) before it commits. Group commit
 (chat.sockets.message_batch) reserves once per batch and inserts the batch's rows in one statement: on
-PostgreSQL the messages' own INSERT, which carries them as a CTE (`ChangeLog.rows_from_sql`).
+PostgreSQL the messages' own INSERT, which carries them as a CTE (`ChangeLog.rows_from_sql`), and the
+bump too, as the CTE the INSERT's seqs come from (`changes_reserve_in_statement`): the batch's reads
+come first, and the counter is held only from that statement to the commit.
 
 The price: transactions that record changes commit one after another across workers (each worker's
 ORM writes already go one at a time). SQLite serialises every writer anyway (IMMEDIATE transactions).
@@ -86,6 +88,20 @@ def _rows_from_sql(source: str) -> str:
     )
 
 
+@cache
+def _bump_cte_sql() -> str:
+    # PostgreSQL: `_bump_sql` as an upsert, for a CTE: a flushed database's missing counter row is made
+    # as `_create_counter_sql` makes it, in the same statement; returns the number before the first seq.
+    q = connection.ops.quote_name
+    counter, change = q(ChangeCounter._meta.db_table), q(Change._meta.db_table)
+    return (
+        f"INSERT INTO {counter} ({q('id')}, {q('head')}, {q('pruned_through')})"
+        f" SELECT 1, COALESCE(MAX({q('seq')}), 0) + %s, 0 FROM {change}"
+        f" ON CONFLICT ({q('id')}) DO UPDATE SET {q('head')} = {counter}.{q('head')} + %s"
+        f" RETURNING {q('head')} - %s AS base"
+    )
+
+
 class ChangeLog:
     """The changes of one transaction: seqs reserved by one counter bump, rows written by one INSERT."""
 
@@ -120,6 +136,13 @@ class ChangeLog:
             seq = self.take()
         self._rows.append((seq, int(kind), chat_id, audience_id, message_id, data))
         return seq
+
+    def bump_sql(self) -> tuple[str, list]:
+        """PostgreSQL, for a log of `changes_reserve_in_statement`: (the counter's bump, its parameters),
+        a CTE of the statement that writes the changes, whose one row's `base` turns the seqs that
+        `take` handed out (1, 2, ...) into the real ones (base + 1, base + 2, ...)."""
+        count = self._end - 1
+        return _bump_cte_sql(), [count, count, count]
 
     def rows_from_sql(self, source: str, kind: ChangeKind) -> tuple[str, list]:
         """PostgreSQL: (an INSERT, its parameters) of one change of `kind` per row of `source`, a CTE of
@@ -186,6 +209,17 @@ def changes_reserve(count: int) -> ChangeLog:
             row = cursor.fetchone()
     head = row[0]
     return ChangeLog(head - count + 1, count)
+
+
+def changes_reserve_in_statement(count: int) -> ChangeLog:
+    """PostgreSQL: `changes_reserve`, with the counter's bump left to a CTE of the statement that writes
+    the changes (`ChangeLog.bump_sql`): a round trip fewer, and the counter held from that statement to
+    the commit only. Until that statement runs, `take` hands out seqs relative to its `base` (1, 2, ...).
+    The bump is still the transaction's first row lock if that statement is its first write and the
+    bump is what the statement's other parts wait for (the rows take their seqs from it)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("changes are recorded inside the transaction of what they record")
+    return ChangeLog(1, count)
 
 
 # --- pruning -------------------------------------------------------------------------------------

@@ -156,16 +156,23 @@ def chat_headers_lock(chat_ids) -> None:
 def chat_headers_messages_added_sql(source: str, *, at) -> tuple[str, list]:
     """PostgreSQL: (an UPDATE, its parameters) doing `chat_headers_messages_added` for the messages of
     `source`, a CTE of the statement that inserts them (columns `chat_id` and `id`), in that statement's
-    round trip. Lock the headers first (`chat_headers_lock`)."""
+    round trip. It locks the headers in chat-id order before it updates one, as `chat_headers_lock` does
+    (a CTE of its own that locks them, MATERIALIZED so that it runs once, counted whole by a sub-select
+    that PostgreSQL evaluates before the UPDATE's first row): no round trip of its own."""
     return _messages_added_from_sql(source), [connection.ops.adapt_datetimefield_value(at)]
 
 
 @cache
 def _messages_added_from_sql(source: str) -> str:
     q = connection.ops.quote_name
-    chat, pk = f"{source}.{q('chat_id')}", f"{source}.{q('id')}"
-    rows = f"SELECT {chat} AS column1, count(*) AS column2, max({pk}) AS column3 FROM {source} GROUP BY {chat}"
-    return _messages_added_sql(rows)
+    header, pk = q(ChatHeader._meta.db_table), q(ChatHeader._meta.pk.column)
+    chat, message = f"{source}.{q('chat_id')}", f"{source}.{q('id')}"
+    locked = (
+        f"SELECT h.{pk} FROM {header} h WHERE h.{pk} IN (SELECT {chat} FROM {source}) ORDER BY h.{pk} FOR UPDATE OF h"
+    )
+    rows = f"SELECT {chat} AS column1, count(*) AS column2, max({message}) AS column3 FROM {source} GROUP BY {chat}"
+    update = _messages_added_sql(rows)
+    return f"WITH locked AS MATERIALIZED ({locked}) {update} AND (SELECT count(*) FROM locked) IS NOT NULL"
 
 
 @cache

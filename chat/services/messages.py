@@ -25,10 +25,9 @@ from chat.selectors.chats import members_hidden_from
 from chat.selectors.messages import SendAccess, member_read_state, send_access
 from chat.selectors.social import reactions_by_message
 from chat.services.blocks import publish_hidden
-from chat.services.changes import changes_reserve
+from chat.services.changes import changes_reserve, changes_reserve_in_statement
 from chat.services.chats import (
     chat_header_visibility_changed,
-    chat_headers_lock,
     chat_headers_messages_added,
     chat_headers_messages_added_sql,
 )
@@ -217,37 +216,49 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
             accepted.append((index, request, message))
             if client_message_id is not None:
                 firsts[key] = index
-        # The change counter's bump, the batch's first row lock but a claimed upload's (which no holder
-        # of the counter waits for): each message's seq goes into its INSERT.
-        log = changes_reserve(len(accepted))
-        for _, _, message in accepted:
-            message.seq = log.take()
+        # What the apps that react to stored messages read first (the push devices), before the change
+        # counter is taken: it is held from the INSERT to the commit, and every other writer waits for it.
+        ready = {}
+        if accepted:
+            chat_ids = {message.chat_id for *_, message in accepted}
+            ready = dict(domain_events.messages_storing.send(sender=ChatMessage, chat_ids=chat_ids))
         follow = ()
         if accepted and connection.vendor == "postgresql":
-            # The change rows and the headers' UPDATE ride on the INSERT, as CTEs over what it inserted:
-            # one statement, one round trip, where they took three.
-            chat_headers_lock({message.chat_id for _, _, message in accepted})
+            # One statement, one round trip, where they took five: the change counter's bump (the batch's
+            # first row lock but a claimed upload's, which no holder of the counter waits for), the
+            # INSERT, whose rows take their seqs from it, and over what it inserted, the change rows and
+            # the headers' UPDATE (which locks them in chat-id order first). The counter is held from
+            # this statement to the commit, no longer across a round trip before it.
+            log = changes_reserve_in_statement(len(accepted))
             follow = (
                 log.rows_from_sql(_INSERTED, ChangeKind.MESSAGE_CREATED),
                 chat_headers_messages_added_sql(_INSERTED, at=now),
             )
-        _insert(accepted, results, follow=follow)
+        else:
+            # The change counter's bump, the batch's first row lock but a claimed upload's.
+            log = changes_reserve(len(accepted))
+        for _, _, message in accepted:
+            message.seq = log.take()  # into its INSERT (on PostgreSQL relative to the bump's base)
+        _insert(accepted, results, follow=follow, bump=log.bump_sql() if follow else None)
         stored = [(request, message) for index, request, message in accepted if results[index][1]]
         if not follow:
             for _, message in stored:
                 log.add(ChangeKind.MESSAGE_CREATED, seq=message.seq, chat_id=message.chat_id, message_id=message.pk)
             log.write()
             chat_headers_messages_added(_per_chat(message for _, message in stored), at=now)
-        for _, message in stored:
-            # The announced MessageDto rides on the instance, so that the sender's answer reuses it
-            # (`announced_message_dto`) instead of building it again on the event loop.
-            message.announced_dto = dtos.message_dto(message)
-            publish("message", {"chatMessage": message.announced_dto}, room=chat_room(message.chat_id))
         if stored:
             domain_events.messages_stored.send(
                 sender=ChatMessage,
                 stored=[(message, frozenset(request.viewing_user_ids or ())) for request, message in stored],
+                prepared=ready,
             )
+    # After the commit (or, inside a caller's transaction, announced when that one commits): nothing of
+    # this is built while the batch holds the change counter.
+    for _, message in stored:
+        # The announced MessageDto rides on the instance, so that the sender's answer reuses it
+        # (`announced_message_dto`) instead of building it again on the event loop.
+        message.announced_dto = dtos.message_dto(message)
+        publish("message", {"chatMessage": message.announced_dto}, room=chat_room(message.chat_id))
     for index, first in copies.items():
         outcome = results[first]
         results[index] = outcome if isinstance(outcome, ApplicationError) else (outcome[0], False)
@@ -365,7 +376,7 @@ def _retries_sql(count: int) -> str:
     )
 
 
-def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list, *, follow=()) -> None:
+def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list, *, follow=(), bump=None) -> None:
     """Insert the accepted messages in one statement, in order, and put (message, True) in `results`.
 
     A message whose `clientMessageId` its sender already used in its chat (a retry, or the same retry
@@ -373,12 +384,12 @@ def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list, 
     ... DO NOTHING`: the unique constraint decides, waiting for that other transaction on PostgreSQL),
     and gets the stored one back (created False), from one query for all of them; the batch's other
     messages are stored all the same. No look-up before the INSERT, no savepoint to survive a failed
-    one: on PostgreSQL, those cost three round trips in every batch with a retry key. `follow`: see
-    `_insert_rows`.
+    one: on PostgreSQL, those cost three round trips in every batch with a retry key. `follow`, `bump`:
+    see `_insert_rows`.
     """
     if not accepted:
         return
-    _insert_rows([message for _, _, message in accepted], follow=follow)
+    _insert_rows([message for _, _, message in accepted], follow=follow, bump=bump)
     lost = {}  # batch index -> (its key, its request)
     for index, request, message in accepted:
         if message.pk is not None:
@@ -402,7 +413,9 @@ def _insert(accepted: list[tuple[int, NewMessage, ChatMessage]], results: list, 
 _INSERTED = "inserted"
 
 
-def _insert_rows(messages: list[ChatMessage], *, follow: tuple[tuple[str, list], ...] = ()) -> None:
+def _insert_rows(
+    messages: list[ChatMessage], *, follow: tuple[tuple[str, list], ...] = (), bump: tuple[str, list] | None = None
+) -> None:
     """`bulk_create(messages)`, for the hot path: one INSERT … RETURNING of every column, the ids set
     on the instances; a message whose `clientMessageId` its sender already used in its chat is left
     out (the unique constraint's conflict, `DO NOTHING`), and keeps no id. What the ORM's insert
@@ -411,7 +424,9 @@ def _insert_rows(messages: list[ChatMessage], *, follow: tuple[tuple[str, list],
     added to the model is written too. Rows come back matched by their seq (each message reserves its
     own), not by their order, which neither database promises for RETURNING.
 
-    `follow` (PostgreSQL): (statement, parameters) pairs that run in the same statement, as CTEs that read
+    `bump` (PostgreSQL): the change counter's bump (`ChangeLog.bump_sql`), the statement's first CTE: the
+    messages' seqs are relative to its `base` and become base + seq in the INSERT and on the instances.
+    With it, `follow`: (statement, parameters) pairs that run in the same statement, as CTEs that read
     the inserted rows (`_INSERTED`: seq, id, chat_id); PostgreSQL runs each once, to its end."""
     fields, plain, head = _insert_plan()
     db = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: a thread-local look-up per access
@@ -434,19 +449,23 @@ def _insert_rows(messages: list[ChatMessage], *, follow: tuple[tuple[str, list],
             columns = _insert_columns()
             rows = [dict(zip(columns, params[i : i + width], strict=True)) for i in range(0, len(params), width)]
             params = [orjson.dumps(rows).decode()]
-            if follow:
-                sql = _insert_followed_sql(tuple(statement for statement, _ in follow))
-                params += [value for _, values in follow for value in values]
+            if bump is not None:
+                bump_sql, bump_params = bump
+                sql = _insert_bumped_sql(bump_sql, tuple(statement for statement, _ in follow))
+                params = [*bump_params, *params, *(value for _, values in follow for value in values)]
             else:
                 sql = _insert_json_sql() + _insert_tail()
             cursor.execute(sql, params)
         else:
             row = "(" + ", ".join(["%s"] * len(fields)) + ")"
             cursor.execute(f"{head}{', '.join([row] * len(messages))}{_insert_tail()}", params)
-        ids = dict(cursor.fetchall())
+        found = cursor.fetchall()
+    base = found[0][2] if bump is not None and found else 0
+    ids = {seq: pk for seq, pk, *_ in found}
     for message in messages:
         message.pk = ids.get(message.seq)
         if message.pk is not None:
+            message.seq += base
             message._state.adding = False
             message._state.db = db.alias
 
@@ -477,15 +496,18 @@ def _insert_plan() -> tuple[list, list, str]:
 
 
 @cache
-def _insert_json_sql() -> str:
+def _insert_json_sql(seq_offset: str = "") -> str:
     """PostgreSQL: the INSERT of _insert_plan's fields from one JSON array of rows, each an object keyed
     by column name (`json_populate_recordset` reads them as the table's own row type, so each value
     takes its column's type; rows keep their order, and so do their ids). orjson writes each value as
     the database reads it from text: str, int, bool and None as themselves, UUIDs and aware datetimes
-    in their standard forms (a field whose database value orjson cannot write fails the INSERT loudly)."""
+    in their standard forms (a field whose database value orjson cannot write fails the INSERT loudly).
+    `seq_offset`: an SQL expression added to each row's seq."""
     q = connection.ops.quote_name
     table = q(ChatMessage._meta.db_table)
-    columns = ", ".join(q(column) for column in _insert_columns())
+    columns = ", ".join(
+        f"{q(column)} + {seq_offset}" if seq_offset and column == "seq" else q(column) for column in _insert_columns()
+    )
     return (
         _insert_plan()[2].removesuffix(" VALUES ")
         + f" SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
@@ -498,12 +520,23 @@ def _insert_columns() -> tuple[str, ...]:
     return tuple(field.column for field in _insert_plan()[0])
 
 
+# The name of the change counter's bump in `_insert_bumped_sql`.
+_BUMPED = "bumped"
+
+
 @cache
-def _insert_followed_sql(statements: tuple[str, ...]) -> str:
-    """PostgreSQL: the INSERT as the CTE `_INSERTED`, `statements` after it as CTEs of their own."""
+def _insert_bumped_sql(bump: str, statements: tuple[str, ...]) -> str:
+    """PostgreSQL: the counter's `bump` as the CTE `_BUMPED`, then the INSERT as `_INSERTED`, its rows'
+    seqs shifted by the bump's base (a sub-select of one row, evaluated once: no join to reorder the
+    rows), then `statements` as CTEs; returns (seq relative to the base, id, base) per inserted row."""
+    seq = connection.ops.quote_name("seq")
+    base = f"(SELECT base FROM {_BUMPED})"
+    insert = _insert_json_sql(base) + _insert_tail(", chat_id")
     ctes = "".join(f", f{n} AS ({statement})" for n, statement in enumerate(statements))
-    insert = _insert_json_sql() + _insert_tail(", chat_id")
-    return f"WITH {_INSERTED} AS ({insert}){ctes} SELECT seq, id FROM {_INSERTED}"
+    return (
+        f"WITH {_BUMPED} AS ({bump}), {_INSERTED} AS ({insert}){ctes}"
+        f" SELECT {seq} - {base}, id, {base} FROM {_INSERTED}"
+    )
 
 
 @cache

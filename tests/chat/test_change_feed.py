@@ -312,3 +312,38 @@ async def test_the_push_workers_hourly_prune_prunes_the_change_feed_too(make_use
         await loop.stop()
     assert not await sync_to_async(Change.objects.exists)()
     assert (await sync_to_async(ChangeCounter.objects.get)()).pruned_through > 0
+
+
+def test_a_batch_takes_its_seqs_from_the_counter_and_makes_a_missing_one(trio):
+    """A createMessage batch's seqs come from one bump of the counter (on PostgreSQL inside the INSERT's
+    own statement): the messages and their change rows carry the same consecutive seqs, in order, the
+    counter's head is the last; a retry in the batch leaves a gap, never a repeat. A flushed database
+    has no counter row: the batch makes it, starting after the newest change that is left."""
+    alice, bob, _carol, chat = trio
+    send(alice, chat, "before")
+    newest = Change.objects.order_by("-seq").values_list("seq", flat=True).first()
+    ChangeCounter.objects.all().delete()
+    batch = [
+        messages.NewMessage(sender=alice if i % 2 else bob, chat_id=chat.pk, message_type=0, text=f"m{i}")
+        for i in range(3)
+    ]
+    stored = [message for message, _ in messages.message_create_many(batch)]
+    assert [m.seq for m in stored] == [newest + 1, newest + 2, newest + 3]
+    assert ChangeCounter.objects.get().head == newest + 3
+    recorded = dict(Change.objects.filter(seq__gt=newest).values_list("seq", "message_id"))
+    assert recorded == {m.seq: m.pk for m in stored}
+    assert {m.pk: m.seq for m in messages.ChatMessage.objects.filter(pk__in=[m.pk for m in stored])} == {
+        m.pk: m.seq for m in stored
+    }
+
+    keyed = messages.NewMessage(sender=alice, chat_id=chat.pk, message_type=0, text="k", client_message_id="k1")
+    ((first, created),) = messages.message_create_many([keyed])
+    assert created and first.seq == newest + 4
+    results = messages.message_create_many(
+        [keyed, messages.NewMessage(sender=bob, chat_id=chat.pk, message_type=0, text="n")]
+    )
+    (again, again_created), (fresh, _) = results
+    assert (again.pk, again.seq, again_created) == (first.pk, first.seq, False)  # the retry keeps its seq
+    assert fresh.seq == newest + 6  # the retry's reserved seq is a gap
+    assert ChangeCounter.objects.get().head == newest + 6
+    assert Change.objects.filter(seq=newest + 5).count() == 0

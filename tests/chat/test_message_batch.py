@@ -147,23 +147,25 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(scene, make_user, djan
     """One access check for the whole batch, one INSERT, one header UPDATE for every chat, the push
     outbox's devices in one query, and the change feed's counter bump and rows, inside one transaction:
     BEGIN and COMMIT once. (A batch of several chats locks their headers first on PostgreSQL: the test
-    below.)"""
+    below.) On PostgreSQL the counter's bump, the INSERT, the changes and the header UPDATE are one
+    statement, and the last before the commit."""
     alice, bob, _carol, ab, _bc = scene
     with django_assert_max_num_queries(10) as captured:  # + the outbox's savepoint pair
         message_create_many([text(alice if i % 2 else bob, ab, f"m{i}") for i in range(size)])
     statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
-    if connection.vendor == "postgresql":  # the INSERT carries the batch's changes and the header UPDATE
+    if connection.vendor == "postgresql":
         writes = ["WITH"]
     else:
-        writes = ["INSERT", "INSERT", "UPDATE"]  # the messages; the batch's changes, in one statement; the header
+        # the change feed's counter: one bump for the batch; the messages; the batch's changes, in one
+        # statement; the header
+        writes = ["UPDATE", "INSERT", "INSERT", "UPDATE"]
     assert [s for s in statements if s not in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"}] == [
         "SELECT",  # who may send where
-        "UPDATE",  # the change feed's counter: one bump for the batch
+        "SELECT",  # the devices to push to: read before the change counter is taken, not while it is held
         *writes,
-        "SELECT",  # the devices to push to
     ]
     assert statements.count("INSERT") == writes.count("INSERT")  # none hidden among the savepoints
-    assert statements.count("UPDATE") == 1 + writes.count("UPDATE")
+    assert statements.count("UPDATE") == writes.count("UPDATE")
     assert ChatMessage.objects.count() == size
 
 
@@ -216,8 +218,11 @@ def test_a_batch_updates_its_chat_headers_in_one_statement_locked_in_chat_id_ord
     updates = [sql for sql in statements if 'UPDATE "chat_chatheader"' in sql]  # on PostgreSQL, in the INSERT
     assert len(updates) == 1
     if connection.vendor == "postgresql":
-        (lock,) = [sql for sql in statements if "chat_chatheader" in sql and sql.endswith("FOR UPDATE")]
-        assert 'ORDER BY "id"' in lock and statements.index(lock) < statements.index(updates[0])
+        # In the INSERT's statement: a CTE that locks them in order, run whole before the UPDATE's first row.
+        (update,) = updates
+        locking = 'locked AS MATERIALIZED (SELECT h."id" FROM "chat_chatheader" h WHERE h."id" IN'
+        assert locking in update and 'ORDER BY h."id" FOR UPDATE OF h' in update, update
+        assert "(SELECT count(*) FROM locked) IS NOT NULL" in update, update
     one, _two, three, four = (message for message, _ in results)
     headers = {h.pk: h for h in ChatHeader.objects.filter(pk__in=[ab.pk, bc.pk, ad.pk])}
     assert (headers[ad.pk].message_count, headers[ad.pk].last_message_id) == (1, one.pk)

@@ -252,7 +252,7 @@ async def test_push_hook_runs_inside_the_transaction(scene, monkeypatch):
 
     calls = []
 
-    def record(*, stored):
+    def record(*, stored, **kwargs):
         for message, _viewing in stored:
             calls.append((message.pk, message.sender.name, transaction.get_connection().in_atomic_block))
 

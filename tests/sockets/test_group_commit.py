@@ -194,7 +194,7 @@ async def test_a_batch_asks_presence_once_for_the_viewers_of_all_its_chats(clien
     monkeypatch.setattr(presence, "viewing_user_ids", one)
     viewers = {}
 
-    def record(*, stored):
+    def record(*, stored, **kwargs):
         viewers.update({message.message: viewing for message, viewing in stored})
 
     monkeypatch.setattr(notification_services, "messages_created", record)
