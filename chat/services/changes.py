@@ -43,15 +43,20 @@ def _bump_sql() -> str:
     return f"UPDATE {table} SET {q('head')} = {q('head')} + %s WHERE {q('id')} = 1 RETURNING {q('head')}"
 
 
-@cache
-def _create_counter_sql() -> str:
-    # A flushed database (tests) has no counter row: start after the newest change that is left.
+def _counter_row_sql(head_plus: str = "") -> str:
+    # A flushed database (tests) has no counter row: it starts after the newest change that is left
+    # (`head_plus`: added to that head).
     q = connection.ops.quote_name
     counter, change = q(ChangeCounter._meta.db_table), q(Change._meta.db_table)
     return (
         f"INSERT INTO {counter} ({q('id')}, {q('head')}, {q('pruned_through')})"
-        f" SELECT 1, COALESCE(MAX({q('seq')}), 0), 0 FROM {change} WHERE 1 = 1 ON CONFLICT ({q('id')}) DO NOTHING"
+        f" SELECT 1, COALESCE(MAX({q('seq')}), 0){head_plus}, 0 FROM {change} WHERE 1 = 1 ON CONFLICT ({q('id')})"
     )
+
+
+@cache
+def _create_counter_sql() -> str:
+    return _counter_row_sql() + " DO NOTHING"
 
 
 _COLUMNS = ("seq", "kind", "chat_id", "audience_id", "message_id", "at", "data")
@@ -93,12 +98,10 @@ def _bump_cte_sql() -> str:
     # PostgreSQL: `_bump_sql` as an upsert, for a CTE: a flushed database's missing counter row is made
     # as `_create_counter_sql` makes it, in the same statement; returns the number before the first seq.
     q = connection.ops.quote_name
-    counter, change = q(ChangeCounter._meta.db_table), q(Change._meta.db_table)
+    head = q("head")
     return (
-        f"INSERT INTO {counter} ({q('id')}, {q('head')}, {q('pruned_through')})"
-        f" SELECT 1, COALESCE(MAX({q('seq')}), 0) + %s, 0 FROM {change}"
-        f" ON CONFLICT ({q('id')}) DO UPDATE SET {q('head')} = {counter}.{q('head')} + %s"
-        f" RETURNING {q('head')} - %s AS base"
+        _counter_row_sql(" + %s")
+        + f" DO UPDATE SET {head} = {q(ChangeCounter._meta.db_table)}.{head} + %s RETURNING {head} - %s AS base"
     )
 
 
