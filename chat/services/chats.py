@@ -33,7 +33,7 @@ from chat.models import (
 from chat.selectors.messages import newest_visible_id
 from chat.services.changes import changes_reserve
 from chat.services.users import user_get_or_placeholder
-from chat.sql import array_param, hot_cursor
+from chat.sql import hot_cursor
 from chat.state.ratelimit import refusal
 
 
@@ -118,47 +118,34 @@ def chat_headers_messages_added(added: list[tuple[int, int, int]], *, at) -> Non
     and make that message the chat's last one and `at` its activity time unless a newer one is already
     there (concurrent sends may commit in any order). One statement for every chat of a batch.
 
-    On PostgreSQL the header rows of several chats are locked first, in chat-id order: two batches (two
-    workers) that update the same headers queue instead of deadlocking (PostgreSQL broke such a deadlock
-    only after its `deadlock_timeout`, a second, by failing one batch); an UPDATE's join takes its row
-    locks in whatever order its plan reads them. SQLite locks the whole database for the transaction.
+    SQLite, which locks the whole database for the transaction. On PostgreSQL a batch's headers are
+    updated in the statement that inserts its messages (`chat_headers_messages_added_sql`), which locks
+    them in chat-id order first.
 
     Hand-written because it runs for every batch: the ORM's Case/When expressions took ~0.75 ms to build
     for one chat, against ~0.03 ms to run (SQLite).
     """
     if not added:
         return
+    if connection.vendor == "postgresql":
+        raise RuntimeError("on PostgreSQL, headers are updated with chat_headers_messages_added_sql")
     added = sorted(added)
-    ids = [chat_id for chat_id, _, _ in added]
-    chat_headers_lock(ids)
+    rows = ", ".join(["(%s, %s, %s)"] * len(added))
+    params = [value for row in added for value in row]
     with hot_cursor() as cursor:
-        at = connection.ops.adapt_datetimefield_value(at)
-        if connection.vendor == "postgresql":
-            # Three arrays: one short statement for every batch, which psycopg parses once (a VALUES
-            # row per chat made a new statement of every length, parsed and quoted each time).
-            counts = [count for _, count, _ in added]
-            cursor.execute(_messages_added_sql(_unnest_rows()), [at, ids, counts, [last for _, _, last in added]])
-            return
-        rows = ", ".join(["(%s, %s, %s)"] * len(added))
-        params = [value for row in added for value in row]
-        cursor.execute(_messages_added_sql(f"VALUES {rows}"), [at, *params])
-
-
-def chat_headers_lock(chat_ids) -> None:
-    """PostgreSQL: lock the headers of several chats, in chat-id order, before the statement that updates
-    them (`chat_headers_messages_added` and its `_sql`, whose docstring says why); SQLite: nothing."""
-    if connection.vendor != "postgresql" or len(chat_ids) < 2:
-        return
-    with hot_cursor() as cursor:
-        cursor.execute(_lock_headers_sql(), [sorted(chat_ids)])
+        cursor.execute(_messages_added_sql(f"VALUES {rows}"), [connection.ops.adapt_datetimefield_value(at), *params])
 
 
 def chat_headers_messages_added_sql(source: str, *, at) -> tuple[str, list]:
     """PostgreSQL: (an UPDATE, its parameters) doing `chat_headers_messages_added` for the messages of
     `source`, a CTE of the statement that inserts them (columns `chat_id` and `id`), in that statement's
-    round trip. It locks the headers in chat-id order before it updates one, as `chat_headers_lock` does
-    (a CTE of its own that locks them, MATERIALIZED so that it runs once, counted whole by a sub-select
-    that PostgreSQL evaluates before the UPDATE's first row): no round trip of its own."""
+    round trip.
+
+    It locks the header rows in chat-id order before it updates one (a CTE of its own that locks them,
+    MATERIALIZED so that it runs once, counted whole by a sub-select that PostgreSQL evaluates before the
+    UPDATE's first row), where an UPDATE's join takes its row locks in whatever order its plan reads
+    them: two batches (two workers) that update the same headers queue instead of deadlocking
+    (PostgreSQL broke such a deadlock only after its `deadlock_timeout`, a second, by failing one batch)."""
     return _messages_added_from_sql(source), [connection.ops.adapt_datetimefield_value(at)]
 
 
@@ -173,20 +160,6 @@ def _messages_added_from_sql(source: str) -> str:
     rows = f"SELECT {chat} AS column1, count(*) AS column2, max({message}) AS column3 FROM {source} GROUP BY {chat}"
     update = _messages_added_sql(rows)
     return f"WITH locked AS MATERIALIZED ({locked}) {update} AND (SELECT count(*) FROM locked) IS NOT NULL"
-
-
-@cache
-def _unnest_rows() -> str:
-    """PostgreSQL: the (chat id, count, newest id) rows as three arrays, with VALUES' column names."""
-    header = ChatHeader._meta
-    fields = (header.pk, header.get_field("message_count"), header.get_field("last_message").target_field)
-    return f"SELECT * FROM unnest({', '.join(array_param(f) for f in fields)}) AS u(column1, column2, column3)"
-
-
-@cache
-def _lock_headers_sql() -> str:
-    q = connection.ops.quote_name
-    return f"SELECT 1 FROM {q(ChatHeader._meta.db_table)} WHERE {q('id')} = ANY(%s) ORDER BY {q('id')} FOR UPDATE"
 
 
 def _messages_added_sql(rows: str) -> str:
