@@ -222,7 +222,7 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
         if accepted:
             chat_ids = {message.chat_id for *_, message in accepted}
             ready = dict(domain_events.messages_storing.send(sender=ChatMessage, chat_ids=chat_ids))
-        follow = ()
+        follow, bump = (), None
         if accepted and connection.vendor == "postgresql":
             # One statement, one round trip, where they took five: the change counter's bump (the batch's
             # first row lock but a claimed upload's, which no holder of the counter waits for), the
@@ -234,12 +234,13 @@ def message_create_many(requests: list[NewMessage]) -> list[tuple[ChatMessage, b
                 log.rows_from_sql(_INSERTED, ChangeKind.MESSAGE_CREATED),
                 chat_headers_messages_added_sql(_INSERTED, at=now),
             )
+            bump = log.bump_sql()
         else:
             # The change counter's bump, the batch's first row lock but a claimed upload's.
             log = changes_reserve(len(accepted))
         for _, _, message in accepted:
             message.seq = log.take()  # into its INSERT (on PostgreSQL relative to the bump's base)
-        _insert(accepted, results, follow=follow, bump=log.bump_sql() if follow else None)
+        _insert(accepted, results, follow=follow, bump=bump)
         stored = [(request, message) for index, request, message in accepted if results[index][1]]
         if not follow:
             for _, message in stored:
@@ -424,8 +425,9 @@ def _insert_rows(
     added to the model is written too. Rows come back matched by their seq (each message reserves its
     own), not by their order, which neither database promises for RETURNING.
 
-    `bump` (PostgreSQL): the change counter's bump (`ChangeLog.bump_sql`), the statement's first CTE: the
-    messages' seqs are relative to its `base` and become base + seq in the INSERT and on the instances.
+    `bump` (PostgreSQL, required): the change counter's bump (`ChangeLog.bump_sql`), the statement's first
+    CTE: the messages' seqs are relative to its `base` and become base + seq in the INSERT and on the
+    instances.
     With it, `follow`: (statement, parameters) pairs that run in the same statement, as CTEs that read
     the inserted rows (`_INSERTED`: seq, id, chat_id); PostgreSQL runs each once, to its end."""
     fields, plain, head = _insert_plan()
@@ -448,13 +450,11 @@ def _insert_rows(
             width = len(fields)
             columns = _insert_columns()
             rows = [dict(zip(columns, params[i : i + width], strict=True)) for i in range(0, len(params), width)]
-            params = [orjson.dumps(rows).decode()]
-            if bump is not None:
-                bump_sql, bump_params = bump
-                sql = _insert_bumped_sql(bump_sql, tuple(statement for statement, _ in follow))
-                params = [*bump_params, *params, *(value for _, values in follow for value in values)]
-            else:
-                sql = _insert_json_sql() + _insert_tail()
+            if bump is None:
+                raise RuntimeError("on PostgreSQL, the INSERT takes its seqs from the change counter's bump")
+            bump_sql, bump_params = bump
+            sql = _insert_bumped_sql(bump_sql, tuple(statement for statement, _ in follow))
+            params = [*bump_params, orjson.dumps(rows).decode(), *(value for _, values in follow for value in values)]
             cursor.execute(sql, params)
         else:
             row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -496,18 +496,16 @@ def _insert_plan() -> tuple[list, list, str]:
 
 
 @cache
-def _insert_json_sql(seq_offset: str = "") -> str:
+def _insert_json_sql(seq_offset: str) -> str:
     """PostgreSQL: the INSERT of _insert_plan's fields from one JSON array of rows, each an object keyed
     by column name (`json_populate_recordset` reads them as the table's own row type, so each value
     takes its column's type; rows keep their order, and so do their ids). orjson writes each value as
     the database reads it from text: str, int, bool and None as themselves, UUIDs and aware datetimes
     in their standard forms (a field whose database value orjson cannot write fails the INSERT loudly).
-    `seq_offset`: an SQL expression added to each row's seq."""
+    `seq_offset`: an SQL expression added to each row's seq (the change counter's base)."""
     q = connection.ops.quote_name
     table = q(ChatMessage._meta.db_table)
-    columns = ", ".join(
-        f"{q(column)} + {seq_offset}" if seq_offset and column == "seq" else q(column) for column in _insert_columns()
-    )
+    columns = ", ".join(f"{q(column)} + {seq_offset}" if column == "seq" else q(column) for column in _insert_columns())
     return (
         _insert_plan()[2].removesuffix(" VALUES ")
         + f" SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"
