@@ -329,6 +329,10 @@ CHAT_HEALTH_TIMEOUT_SECONDS = float(env_str("CHAT_HEALTH_TIMEOUT_SECONDS", "3") 
 # the ORM's one thread about when its event has answered server_error. manage.py commands (migrations,
 # imports, purges) keep DB_STATEMENT_TIMEOUT_MS / DB_SQLITE_BUSY_TIMEOUT above. 0: those apply here too.
 DB_SERVER_TIMEOUT_MS = env_int("DB_SERVER_TIMEOUT_MS", int(CHAT_EVENT_TIMEOUT_SECONDS * 1000))
+# The server's young garbage collections on a clock, every this many ms (chat_project/lifecycle.py), on top
+# of CPython's own, which a thousand sockets' waiters can hold off until one collection pauses 5-40 ms.
+# 0: CPython's own only.
+CHAT_GC_YOUNG_INTERVAL_MS = env_int("CHAT_GC_YOUNG_INTERVAL_MS", 10)
 CHAT_SHUTDOWN_GRACE_SECONDS = float(env_str("CHAT_SHUTDOWN_GRACE_SECONDS", "10") or 10)
 CHAT_SOCKET_MAX_QUEUED_BYTES = env_int("CHAT_SOCKET_MAX_QUEUED_BYTES", 4 * 1024 * 1024)
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 10000)
