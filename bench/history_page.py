@@ -170,8 +170,9 @@ def run_cases(alice, big_chat, small_chat, runs: int) -> None:
     from chat.selectors.messages import message_page
 
     print(f"\n{'case':<52}{'median':>9}{'p95':>9}")
-    for label, chat in (("200k chat", big_chat), ("1k chat (sparse)", small_chat)):
+    for sparse, chat in ((False, big_chat), (True, small_chat)):
         ids = list(ChatMessage.objects.filter(chat=chat, is_deleted=False).order_by("id").values_list("id", flat=True))
+        label = f"chat of {len(ids):,} visible" + (" (sparse)" if sparse else "")
         deep_cursor = ids[max(len(ids) // 20, 100)]  # far back in history, with a full page below it
         deep_offset = len(ids) - max(len(ids) // 20, 100)
         cases = [
